@@ -1,0 +1,155 @@
+"""`python3 ai_orchestrator.py COMMAND`: the command line. Renders what the library returns and
+turns its typed errors into one line each (file:line: field: message (fix: ...)) and an exit code:
+0 ok, 1 invalid input found / tasks failed, 2 bad usage, 3 missing dependency or runtime."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ParallelAgentsError, Problem
+from .render import table, to_json
+
+SAMPLE_TASK = "Sample task: show how you would handle a typical request in your area."
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: one line and exit 2, as everywhere else
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _add_json(p):
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ai_orchestrator.py",
+                     description="Fan work out to specialised OpenClaw sub-agents.")
+    parser.add_argument("--version", action="version", version=f"parallel-agents {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("list", help="list agent types")
+    p.add_argument("--category", help="only this category")
+    _add_json(p)
+
+    p = sub.add_parser("show", help="show an agent definition and the prompt it builds")
+    p.add_argument("name", help="agent type or alias")
+    p.add_argument("--task", default=None, help="task description for the sample prompt")
+    p.add_argument("--input", default=None, metavar="FILE",
+                   help="YAML/JSON file with input data for the sample prompt")
+    _add_json(p)
+
+    p = sub.add_parser("validate", help="check agent definitions and config")
+    p.add_argument("paths", nargs="*", type=Path,
+                   help="definition files or folders (default: shipped + overlay + config)")
+    _add_json(p)
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------------
+
+def cmd_list(args, out) -> int:
+    from .registry import Registry
+    registry = Registry.load()
+    if args.category and args.category not in registry.categories():
+        raise _unknown_category(args.category, registry.categories())
+    agents = registry.in_category(args.category)
+    rows = [{"name": d.name, "category": d.category, "aliases": list(d.aliases),
+             "description": d.description, "output_format": d.output_format,
+             "tier": d.tier, "origin": d.origin} for d in agents]
+    if args.json:
+        out(to_json({"count": len(rows), "categories": registry.categories(), "agents": rows}))
+    else:
+        out(table([{**r, "aliases": ",".join(r["aliases"])} for r in rows],
+                  ["name", "category", "aliases", "description"]))
+        out(f"\n{len(rows)} agent types. `show NAME` for one.")
+    return 0
+
+
+def _unknown_category(category, categories):
+    from .errors import InputError
+    return InputError(f"unknown category {category!r}", field="--category",
+                      fix="use one of: " + ", ".join(categories))
+
+
+def _read_input_file(path: str) -> dict:
+    from . import yamlio
+    from .errors import InputError
+    text = yamlio.read_text(Path(path), shown=path)
+    data, problem = yamlio.parse(text, shown=path)
+    if problem:
+        raise InputError(problem.message, problems=[problem])
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("input data must be a mapping of keys to values", file=path, line=1,
+                         fix="write it as `key: value` lines (YAML) or a JSON object")
+    return data
+
+
+def cmd_show(args, out) -> int:
+    from .prompts import build_prompt
+    from .registry import Registry
+    definition = Registry.load().get(args.name)
+    input_data = _read_input_file(args.input) if args.input else {}
+    prompt = build_prompt(definition, args.task or SAMPLE_TASK, input_data)
+    if args.json:
+        out(to_json({"definition": definition.to_dict(), "source": definition.source,
+                     "origin": definition.origin, "prompt": prompt}))
+        return 0
+    from . import yamlio
+    out(f"# {definition.name} ({definition.origin}: {definition.source})")
+    out(yamlio.dump(definition.to_dict()).rstrip())
+    out("\n# Prompt for " + ("the task given" if args.task else "a sample task") + ":\n")
+    out(prompt.rstrip())
+    return 0
+
+
+def cmd_validate(args, out) -> int:
+    from .validation import validate_paths
+    report = validate_paths(args.paths)
+    if args.json:
+        out(to_json(report.to_dict()))
+    else:
+        for problem in report.problems:
+            out(str(problem))
+        out(report.summary())
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"list": cmd_list, "show": cmd_show, "validate": cmd_validate}
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+def _render_error(exc: ParallelAgentsError, as_json: bool, err) -> None:
+    if as_json:
+        print(to_json(exc.to_dict()), file=sys.stdout)
+    for problem in exc.problems:
+        err(f"error: {problem}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = lambda text="": print(text, flush=True)  # noqa: E731
+    err = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        return COMMANDS[args.command](args, out)
+    except ParallelAgentsError as exc:
+        _render_error(exc, getattr(args, "json", False), err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug in this skill, not a user mistake
+        if os.environ.get("PARALLEL_AGENTS_DEBUG"):
+            raise
+        err(f"internal error: {type(exc).__name__}: {exc} "
+            "(set PARALLEL_AGENTS_DEBUG=1 for the traceback and please report it)")
+        return 70

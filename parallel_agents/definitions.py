@@ -1,0 +1,182 @@
+"""Agent definitions: the YAML files under agents/ and the user's overlay folder.
+
+A definition is checked against agents/agent-definition.schema.json, then for what a schema
+cannot say: the file name equals `name`, keys appear once, and `output_schema` is itself a valid
+JSON Schema whose references resolve.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import yamlio
+from .deps import require
+from .errors import DefinitionError, Problem
+from .paths import DEFINITION_SCHEMA, display
+
+FIELDS = ("name", "aliases", "category", "description", "system_prompt", "output_format",
+          "output_schema", "tier", "timeout_seconds")
+
+
+@dataclass(frozen=True)
+class AgentDefinition:
+    name: str
+    category: str
+    description: str
+    system_prompt: str
+    output_format: str
+    output_schema: dict | None = None
+    aliases: tuple[str, ...] = ()
+    tier: str | None = None
+    timeout_seconds: int | None = None
+    source: str | None = field(default=None, compare=False)
+    origin: str = field(default="inline", compare=False)  # shipped | overlay | inline
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str | None = None, origin: str = "inline"):
+        values = {k: data[k] for k in FIELDS if k in data}
+        values["aliases"] = tuple(values.get("aliases", ()))
+        return cls(**values, source=source, origin=origin)
+
+    def to_dict(self) -> dict:
+        """The definition as it is written in YAML (only the fields that are set)."""
+        out = {}
+        for key in FIELDS:
+            value = getattr(self, key)
+            if value in (None, ()):
+                continue
+            out[key] = list(value) if key == "aliases" else value
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def definition_schema() -> dict:
+    return json.loads(DEFINITION_SCHEMA.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def schema_registry():
+    """A `referencing` registry in which output schemas may `$ref` the definition schema
+    (agent_creator's output *is* a definition)."""
+    referencing = require("referencing")
+    schema = definition_schema()
+    return referencing.Registry().with_resource(
+        schema["$id"], referencing.Resource.from_contents(schema))
+
+
+def _fix_for(error) -> str | None:
+    kind, path = error.validator, list(error.absolute_path)
+    if kind == "additionalProperties":
+        allowed = ", ".join(error.schema.get("properties", {}))
+        return f"remove it; allowed keys are: {allowed}"
+    if kind == "required":
+        return "add it"
+    if kind == "pattern" and path and (path[-1] in ("name", "category") or path[0] == "aliases"):
+        return "use lower snake case: a letter, then letters, digits or _ (2-64 characters)"
+    if kind == "enum":
+        return "use one of: " + ", ".join(map(str, error.validator_value))
+    if kind == "type":
+        return f"make it a {error.validator_value}"
+    if kind in ("minLength", "maxLength", "minimum", "maximum"):
+        return f"keep it within the {kind} of {error.validator_value}"
+    if kind == "not" and path == []:
+        return "remove output_schema, or set output_format: json"
+    return None
+
+
+def _schema_problems(data, shown: str, text: str | None) -> list[Problem]:
+    jsonschema = require("jsonschema")
+    validator = jsonschema.Draft202012Validator(definition_schema())
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(error.absolute_path)
+        message = error.message
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            for key in extra:
+                line = yamlio.node_at(text, path + [key]) if text else None
+                problems.append(Problem(f"unknown key {key!r}", shown, line,
+                                        "/".join(map(str, path + [key])), _fix_for(error)))
+            continue
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else "?"
+            path = path + [missing]
+            message = "is required" if missing != "output_schema" else \
+                "is required when output_format is json"
+        if error.validator == "not" and not path:
+            path, message = ["output_schema"], "is only allowed when output_format is json"
+        if len(message) > 160:
+            message = message[:157] + "..."
+        line = yamlio.node_at(text, path) if text else None
+        problems.append(Problem(message, shown, line, "/".join(map(str, path)) or None,
+                                _fix_for(error)))
+    return problems
+
+
+def _output_schema_problems(schema: dict, shown: str, text: str | None) -> list[Problem]:
+    jsonschema = require("jsonschema")
+    line = yamlio.node_at(text, ["output_schema"]) if text else None
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(map(str, ["output_schema", *exc.absolute_path]))
+        return [Problem(f"not a valid JSON Schema: {exc.message[:140]}", shown,
+                        yamlio.node_at(text, ["output_schema", *exc.absolute_path]) if text else line,
+                        where, "fix it to follow JSON Schema draft 2020-12")]
+    try:  # every $ref must resolve, or validating a reply would crash later
+        validator = jsonschema.Draft202012Validator(schema, registry=schema_registry())
+        validator.is_valid({})
+    except Exception as exc:  # referencing.exceptions.Unresolvable and friends
+        return [Problem(f"unresolvable reference: {exc}", shown, line, "output_schema",
+                        "point $ref at #/$defs/... or urn:parallel-agents:agent-definition")]
+    return []
+
+
+def check_definition(data, *, file: str | Path | None = None, text: str | None = None,
+                     expected_name: str | None = None) -> list[Problem]:
+    """Every problem with one definition (empty list = valid)."""
+    shown = display(file) if file else "<definition>"
+    if not isinstance(data, dict):
+        return [Problem("a definition must be a YAML mapping of keys to values", shown, 1,
+                        fix="start the file with `name: your_agent`")]
+    problems = []
+    if text:
+        problems += [Problem(f"key {key!r} appears more than once", shown, line, key,
+                             "keep one of them") for key, line in yamlio.duplicate_keys(text)]
+    problems += _schema_problems(data, shown, text)
+    name = data.get("name")
+    if expected_name and isinstance(name, str) and name != expected_name:
+        problems.append(Problem(f"name {name!r} differs from the file name {expected_name!r}",
+                                shown, yamlio.node_at(text, ["name"]) if text else None, "name",
+                                f"rename the file to {name}.yaml or set name: {expected_name}"))
+    if isinstance(data.get("output_schema"), dict):
+        problems += _output_schema_problems(data["output_schema"], shown, text)
+    return problems
+
+
+def read_definition_file(path: Path) -> tuple[dict | None, str, list[Problem]]:
+    """(data, text, problems) for one file, without raising."""
+    shown = display(path)
+    try:
+        text = yamlio.read_text(path, shown=shown)
+    except DefinitionError as exc:
+        return None, "", exc.problems
+    except Exception as exc:  # InputError from read_text
+        problems = getattr(exc, "problems", None)
+        if problems is None:
+            raise
+        return None, "", problems
+    data, problem = yamlio.parse(text, shown=shown)
+    return data, text, [problem] if problem else []
+
+
+def load_definition_file(path: Path, *, origin: str = "inline") -> AgentDefinition:
+    """Load and fully validate one file; raises DefinitionError listing every problem."""
+    data, text, problems = read_definition_file(path)
+    if not problems:
+        problems = check_definition(data, file=path, text=text, expected_name=path.stem)
+    if problems:
+        raise DefinitionError(f"{display(path)} is not a valid agent definition", problems=problems)
+    return AgentDefinition.from_dict(data, source=str(path), origin=origin)

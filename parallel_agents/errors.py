@@ -1,0 +1,82 @@
+"""Typed errors. Library code raises these; the CLI renders them as one line each.
+
+Every user-facing error names where the problem is (file, line, field), what is wrong, and the
+fix. Exit codes: 1 = the input was checked and found invalid / tasks failed, 2 = bad usage or
+input that could not be read, 3 = the environment is missing something (dependency, runtime).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem, rendered as `file:line: field: message (fix: ...)`."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        field = f"{self.field}: " if self.field else ""
+        fix = f" (fix: {self.fix})" if self.fix else ""
+        return f"{where}{field}{self.message}{fix}"
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class ParallelAgentsError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file=None, line=None, field=None, fix=None,
+                 problems: list[Problem] | None = None):
+        self.problems = problems or [Problem(message, str(file) if file else None, line, field, fix)]
+        super().__init__(str(self.problems[0]) if len(self.problems) == 1
+                         else f"{message}\n" + "\n".join(map(str, self.problems)))
+
+    def to_dict(self) -> dict:
+        return {"error": type(self).__name__, "exit_code": self.exit_code,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+class DefinitionError(ParallelAgentsError):
+    """An agent definition file is invalid."""
+
+    exit_code = 1
+
+
+class ConfigError(ParallelAgentsError):
+    """config.yaml (shipped or the user's) is invalid."""
+
+    exit_code = 1
+
+
+class InputError(ParallelAgentsError):
+    """A task, task file or argument given by the user is invalid."""
+
+    exit_code = 2
+
+
+class UnknownAgentError(InputError):
+    """An agent type that is not in the registry; carries close names."""
+
+    def __init__(self, name: str, suggestions: list[str], *, field: str = "agent_type", file=None):
+        hint = f"did you mean {', '.join(suggestions)}?" if suggestions else \
+            "run `python3 ai_orchestrator.py list` to see the agent types"
+        super().__init__(f"unknown agent type {name!r}", field=field, fix=hint, file=file)
+        self.name = name
+        self.suggestions = suggestions
+
+
+class EnvironmentProblem(ParallelAgentsError):
+    """Something the machine lacks: a Python package, a runtime, a readable folder."""
+
+    exit_code = 3

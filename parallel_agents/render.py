@@ -1,0 +1,27 @@
+"""Plain-text rendering for people (the CLI); agents get --json instead."""
+from __future__ import annotations
+
+import json
+import shutil
+
+
+def table(rows: list[dict], columns: list[str], *, max_width: int | None = None) -> str:
+    """A left-aligned table; the last column is cut to fit the terminal."""
+    if not rows:
+        return ""
+    width = max_width or shutil.get_terminal_size((120, 20)).columns
+    cells = [[str(r.get(c, "") if r.get(c) is not None else "") for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    fixed = sum(widths[:-1]) + 2 * (len(columns) - 1)
+    widths[-1] = max(10, min(widths[-1], width - fixed))
+    def line(values):
+        out = []
+        for i, v in enumerate(values):
+            v = v if len(v) <= widths[i] else v[: widths[i] - 1] + "…"
+            out.append(v.ljust(widths[i]) if i < len(values) - 1 else v)
+        return "  ".join(out).rstrip()
+    return "\n".join([line([c.upper() for c in columns])] + [line(r) for r in cells])
+
+
+def to_json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)

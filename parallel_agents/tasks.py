@@ -1,0 +1,101 @@
+"""AgentTask (what to do), Attempt (one spawn of a task on one model) and AgentResult (the final
+word on a task). Field names follow the skill we replace, so its users' code keeps working."""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUSES = ("pending", "running", "completed", "failed", "timeout", "skipped")
+OUTPUT_FORMATS = ("json", "markdown", "code", "text")
+
+_id_lock = threading.Lock()
+_id_counts: dict[str, int] = {}
+
+
+def _content_id(agent_type: str, description: str, input_data) -> str:
+    """A readable id from the task's content: stable across processes (sha256, not Python's
+    salted hash()), and unique in a process (a repeat of the same content gets -2, -3, ...)."""
+    canonical = json.dumps([agent_type, description, input_data], sort_keys=True, default=repr)
+    base = f"{agent_type}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
+    with _id_lock:
+        n = _id_counts.get(base, 0) + 1
+        _id_counts[base] = n
+    return base if n == 1 else f"{base}-{n}"
+
+
+@dataclass
+class AgentTask:
+    agent_type: str
+    task_description: str
+    input_data: dict = field(default_factory=dict)
+    task_id: str = ""
+    timeout_seconds: int = 120
+    output_format: str | None = None      # None: the agent definition's format
+    priority: int = 0                     # higher starts first among ready tasks
+    depends_on: list[str] = field(default_factory=list)
+    tier: str | None = None               # None: the agent's starting tier
+
+    def __post_init__(self):
+        if self.input_data is None:
+            self.input_data = {}
+        if not self.task_id:
+            self.task_id = _content_id(self.agent_type, self.task_description, self.input_data)
+        self.depends_on = list(self.depends_on or [])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AgentTask":
+        return cls(**data)
+
+
+@dataclass
+class Attempt:
+    number: int
+    tier: str | None
+    model: str | None
+    status: str = "pending"   # accepted | ok | invalid | error | timeout | cancelled | refused
+    run_id: str | None = None
+    session_key: str | None = None
+    reask: bool = False
+    duration: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class AgentResult:
+    task_id: str
+    agent_type: str
+    status: str = "pending"   # pending | running | completed | failed | timeout | skipped
+    output: Any = None
+    execution_time: float = 0.0
+    error: str | None = None
+    session_key: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    model_used: str | None = None
+    tier: str | None = None
+    usage: dict = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0})
+    cost_usd: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AgentResult":
+        data = dict(data)
+        data["attempts"] = [Attempt(**a) for a in data.get("attempts", [])]
+        return cls(**data)
