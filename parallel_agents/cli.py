@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path,
                    help="definition files or folders (default: shipped + overlay + config)")
     _add_json(p)
+
+    from . import cli_run
+    cli_run.add_parsers(sub, _add_json)
     return parser
 
 
@@ -121,7 +124,9 @@ def cmd_validate(args, out) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS = {"list": cmd_list, "show": cmd_show, "validate": cmd_validate}
+def _commands():
+    from .cli_run import COMMANDS as run_commands
+    return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands}
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     out = lambda text="": print(text, flush=True)  # noqa: E731
     err = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        return COMMANDS[args.command](args, out)
+        return _commands()[args.command](args, out)
     except ParallelAgentsError as exc:
         _render_error(exc, getattr(args, "json", False), err)
         return exc.exit_code

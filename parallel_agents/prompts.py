@@ -50,7 +50,8 @@ def build_prompt(definition: AgentDefinition, task_description: str, input_data=
         raise InputError("task description is empty", field="task_description",
                          fix="say what the agent should do")
     fmt = output_format or definition.output_format
-    parts = [definition.system_prompt.strip(), "## Task\n" + task_description.strip()]
+    parts = [p for p in (definition.system_prompt.strip(),) if p]
+    parts.append("## Task\n" + task_description.strip())
     if input_data not in (None, {}, [], ""):
         parts.append("## Input data\n" + fence(input_data))
     if context:

@@ -1,0 +1,180 @@
+"""CLI commands that run agents: run, demo, runs, resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import InputError
+from .render import table, to_json
+
+DEMO_CODE = '''def average(values):
+    total = 0
+    for v in values:
+        total += v
+    return total / len(values)
+'''
+
+
+def add_parsers(sub, add_json) -> None:
+    p = sub.add_parser("run", help="run agents (one task, a task file)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--agent", help="agent type for a single task (with --task)")
+    what.add_argument("--tasks", type=Path, metavar="FILE", help="YAML/JSON file of tasks")
+    p.add_argument("--task", help="task description (with --agent)")
+    p.add_argument("--input", metavar="FILE", help="YAML/JSON input data (with --agent)")
+    _runtime_args(p)
+    add_json(p)
+
+    p = sub.add_parser("demo", help="a multi-agent run on the simulated runtime (no OpenClaw)")
+    p.add_argument("--max-concurrent", type=_positive, default=5, metavar="N")
+    add_json(p)
+
+    p = sub.add_parser("runs", help="list journaled runs")
+    add_json(p)
+
+    p = sub.add_parser("resume", help="finish a run from its journal without re-spawning")
+    p.add_argument("run_id")
+    _runtime_args(p, concurrency=False)
+    add_json(p)
+
+
+def _positive(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _runtime_args(p, *, concurrency: bool = True) -> None:
+    if concurrency:
+        p.add_argument("--max-concurrent", type=_positive, metavar="N",
+                       help="attempts in flight at most (default: config max_concurrent)")
+        p.add_argument("--budget", type=float, metavar="USD", help="stop starting attempts past this spend")
+    p.add_argument("--simulate", action="store_true",
+                   help="use the simulated runtime (no OpenClaw; outputs are marked [simulated])")
+
+
+def _orchestrator(args, total: int, *, runtime=None):
+    from .orchestrator import RealAIParallelOrchestrator
+    from .progress import Progress
+    progress = Progress(total, quiet=bool(args.json))
+    orch = RealAIParallelOrchestrator(
+        getattr(args, "max_concurrent", None),
+        runtime=runtime or ("simulated" if getattr(args, "simulate", False) else None),
+        on_event=progress, budget_usd=getattr(args, "budget", None))
+    return orch, progress
+
+
+def _report(orch, progress, args, out) -> int:
+    progress.close()
+    report = orch.last_run
+    if args.json:
+        out(to_json(report.to_dict()))
+    else:
+        out(results_table(report.results))
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items()))
+        calls = sum(report.runtime_calls.values())
+        out(f"\nrun {report.run_id}: {counts}; ${report.cost_usd:.4f}; "
+            f"{report.wall_seconds:.1f}s; {calls} runtime calls")
+        if report.unpriced_models:
+            out("no price in config for: " + ", ".join(report.unpriced_models))
+    return 0 if all(r.ok for r in report.results) else 1
+
+
+def results_table(results) -> str:
+    rows = []
+    for r in results:
+        tokens = r.usage["input_tokens"] + r.usage["output_tokens"]
+        rows.append({"task": r.task_id, "status": r.status, "tier": r.tier or "-",
+                     "attempts": len(r.attempts), "tokens": tokens, "cost": f"${r.cost_usd:.4f}",
+                     "time": f"{r.execution_time:.1f}s", "note": r.error or _preview(r.output)})
+    return table(rows, ["task", "status", "tier", "attempts", "tokens", "cost", "time", "note"])
+
+
+def _preview(output) -> str:
+    if output is None:
+        return ""
+    text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+    return " ".join(text.split())[:80]
+
+
+def cmd_run(args, out) -> int:
+    from .tasks import AgentTask
+    if args.agent:
+        if not args.task:
+            raise InputError("--agent needs --task", field="--task", fix='add --task "what to do"')
+        from .cli import _read_input_file
+        input_data = _read_input_file(args.input) if args.input else {}
+        from .api import load_registry
+        definition = load_registry().get(args.agent)
+        tasks = [AgentTask(definition.name, args.task, input_data,
+                           timeout_seconds=definition.timeout_seconds or 120)]
+    else:
+        if args.task or args.input:
+            raise InputError("--task/--input go with --agent, not --tasks", field="--tasks",
+                             fix="put task text and input in the task file")
+        from .taskfile import load_tasks
+        tasks = load_tasks(args.tasks)
+    orch, progress = _orchestrator(args, len(tasks))
+    orch.run_parallel(tasks)
+    return _report(orch, progress, args, out)
+
+
+def demo_tasks():
+    """A realistic mixed run: five content writers on one topic and five reviewers on one file."""
+    from .tasks import AgentTask
+    writers = ["content_writer_creative", "content_writer_funny", "content_writer_educational",
+               "content_writer_trendy", "content_writer_controversial"]
+    reviewers = ["code_reviewer", "security_reviewer", "performance_reviewer",
+                 "accessibility_reviewer", "test_engineer"]
+    tasks = [AgentTask(w, "Write posts about Monday motivation",
+                       {"topic": "Monday motivation", "platform": "bluesky"}, task_id=f"post-{w[15:]}")
+             for w in writers]
+    tasks += [AgentTask(r, "Review this module", {"file": "stats.py", "code": DEMO_CODE},
+                        task_id=f"review-{r.split('_')[0]}") for r in reviewers]
+    return tasks
+
+
+def cmd_demo(args, out) -> int:
+    if not args.json:
+        out("Demo on the simulated runtime: 10 agents (5 writers, 5 reviewers), "
+            f"max_concurrent {args.max_concurrent}. Outputs are [simulated]; the cheapest tier "
+            "sometimes replies with invalid JSON, so you can watch re-asks and escalation.\n")
+    args.simulate = True
+    tasks = demo_tasks()
+    orch, progress = _orchestrator(args, len(tasks))
+    orch.run_parallel(tasks)
+    return _report(orch, progress, args, out)
+
+
+def cmd_runs(args, out) -> int:
+    from .journal import list_runs
+    runs = list_runs()
+    if args.json:
+        out(to_json({"runs": [r.to_dict() for r in runs]}))
+        return 0
+    if not runs:
+        out("no runs yet")
+        return 0
+    import time
+    out(table([{"run": r.run_id, "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)),
+                "tasks": r.tasks, "finished": r.finished_tasks, "state": "done" if r.done else "open",
+                "statuses": ", ".join(f"{n} {k}" for k, n in sorted(r.statuses.items()))}
+               for r in runs], ["run", "started", "tasks", "finished", "state", "statuses"]))
+    return 0
+
+
+def cmd_resume(args, out) -> int:
+    from .journal import Journal, read_records
+    records = read_records(Journal(args.run_id).path)
+    total = len(next((r for r in records if r["type"] == "run_started"), {}).get("tasks", []))
+    orch, progress = _orchestrator(args, total)
+    orch.resume(args.run_id)
+    return _report(orch, progress, args, out)
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "runs": cmd_runs, "resume": cmd_resume}

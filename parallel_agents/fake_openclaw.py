@@ -1,0 +1,740 @@
+"""FakeOpenClaw: an in-process contract double of the OpenClaw 2026.9 gateway tool surface.
+
+It is not a mock of our code: it answers `sessions_spawn`, `subagents` (list / wait / cancel),
+`sessions_history` and `agents_wait` with the same keys, statuses and error texts as OpenClaw
+2026.9.6, so code that works against it works against a real gateway (the integration tests
+check the same contract there). Use it as a ToolCaller (`call`, `has`) or behind the
+`tools` module shim (tests/shim/tools.py).
+
+Time is real (`time.monotonic`) but there are no threads: state is computed lazily on every
+call. A run accepted at t starts when a lane slot frees (FIFO), finishes at start + latency, or
+times out at start + runTimeoutSeconds. Waiting tools sleep exactly until the next run ends or
+their timeout, whichever is first (a Condition, so a cancel from another thread wakes them).
+
+Behaviour is scripted by `responder(view: SpawnView) -> Reply`. The default,
+`directive_responder`, reads one directive line in the task text:
+
+    SIM {"latency": 0.05, "reply": {"ok": true}}
+
+keys (all optional; unknown keys are ignored):
+    latency      seconds from run start to its end (default 0.01)
+    reply        the child's final text; an object/array is sent as JSON (default "OK")
+    fail         the run fails with this error text
+    hang         true: the run never answers (ends only by runTimeoutSeconds or cancel)
+    spawn_error  sessions_spawn refuses with {"status": "error", "error": <text>}
+    fail_first   N: fail/hang/spawn_error apply only to attempts 1..N of this label
+                 (alone, it means "fail with 'simulated failure' the first N times")
+    by_model     {"<model ref or its last segment>": {same keys}} overrides for that model
+The same language will steer a scripted model server behind a real gateway, so it stays small
+and model-agnostic.
+
+Contract facts mirrored here (OpenClaw 2026.9.6, node_modules/openclaw/dist unless noted):
+- sessions_spawn (sessions-spawn-tool-*.mjs): input errors are thrown (ToolInputError ->
+  ToolError here): `sessions_spawn does not support "timeoutSeconds". Use "runTimeoutSeconds" for
+  a per-run timeout.`, `sessions_spawn "outputSchema" requires collect=true.`, `sessions_spawn
+  "groupId" requires collect=true.`, `task required`. Bad taskName is a *result*:
+  `{status:"error", error:'Invalid taskName "X". Use 1-64 chars matching [a-z][a-z0-9_-]*.'}`
+  (regex `^[a-z][a-z0-9_-]{0,63}$`, reserved "all"/"last").
+  Admission (subagent-spawn-ownership-*.mjs resolveChildAdmission): `{status:"forbidden", error:
+  "sessions_spawn has reached max active children for this session (5/5;
+  agents.defaults.subagents.maxChildrenPerAgent)."}`; collectors do not count there but against
+  `sessions_spawn reached tools.swarm.maxChildrenPerGroup (50/50).` and
+  `... tools.swarm.maxTotalPerGroup (200/200).` A collector without groupId and without a
+  requesting run id (HTTP / script callers) gets `{status:"error", error:"sessions_spawn
+  collect=true requires a requesting run id when groupId is omitted."}`.
+  Bad model: `{status:"error", error:'sessions_spawn model "m" is not usable: model not allowed:
+  m'}` (docs claim invalid models are skipped with a warning; the code refuses).
+  Accepted: `{status:"accepted", childSessionKey:"agent:<id>:subagent:<uuid>", sessionKey
+  (collectors only), runId, mode:"run", expectsCompletionMessage, context:"isolated", taskName?,
+  note, resolvedModel, resolvedProvider?, modelApplied:true}`.
+- Lanes: children run on the `subagent` lane, `agents.defaults.subagents.maxConcurrent` default 8
+  (docs/tools/subagents/operations.md); collectors also queue FIFO per swarm group at
+  `tools.swarm.maxConcurrent` default 8 (docs/tools/swarm.md). Queued runs are accepted, not
+  refused. Assumption: a plain run waiting for a lane slot lists as "running" (only collectors
+  have a registry "queued" state); use `FakeOpenClaw.runs()` to see real start times.
+- subagents (openclaw-tools-*.mjs createSubagentsTool): actions are exactly list | wait | cancel.
+  `list` -> `{status:"ok", action:"list", requesterSessionKey, callerSessionKey, callerIsSubagent,
+  total, taskTotal, tasks:[{taskId, runtime, deliveryStatus, execution:{state}, status:
+  queued|running|completed|failed|timed_out|cancelled|blocked, label?, error?}], active:[view],
+  recent:[view], text}` where view = `{index, line, runId, sessionKey, taskName?, label, task,
+  status: queued|running|done|failed|timeout|killed, execution, pendingDescendants, runtime,
+  runtimeMs, model, totalTokens, startedAt, endedAt?}`. Task rows carry no runId; they share
+  the spawn `label`. `wait {taskIds (1-32), timeoutSeconds 0-60 int, default 30}` ->
+  `{status:"ok", action:"wait", reason: completed|attention|unavailable|timeout, tasks,
+  completed:[taskId], attention:[taskId], unavailable?:[taskId]}`. `cancel {taskId}` ->
+  `{status:"cancelled"|"error", taskId, found, cancelled, reason?}` or `{status:"forbidden",
+  error:"Task outside session tree."}`.
+- sessions_history (openclaw-tools-*.mjs createSessionsHistoryTool): `{sessionKey, messages,
+  truncated, droppedMessages, contentTruncated, contentRedacted, bytes}`; text blocks over 4000
+  chars become `text[:4000] + "\\n…(truncated)…"`; messages are capped at 81920 JSON bytes
+  (oldest dropped; a lone oversize message becomes `[sessions_history omitted: message too
+  large]`). Stripping `usage`/`details`/`cost` also sets contentTruncated, so it is true for
+  nearly every assistant reply - we mirror that quirk. Unknown key: `{status:"error", error:
+  "Session not found: K (use the full sessionKey from sessions_list)"}`.
+- agents_wait (agents-wait-tool-*.mjs): `{ids (1-1000), timeoutSeconds (number, default 30,
+  clamped to tools.swarm.waitTimeoutSecondsMax 600)}` -> `{completed:[{runId, status:
+  done|failed|killed|timeout, result, structured?, error?, schemaError?, sessionKey, label?,
+  usage?:{inputTokens, outputTokens}}], pending:[runId], errors?:[{runId, error:
+  not_found|not_owner}], success?:false}`; returns when any id is complete, none is pending, or
+  the timeout passes. Non-collector ids are `not_found`. A schema miss turns "done" into
+  "failed" with schemaError "structured_output was not called".
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from parallel_agents.toolcaller import ToolError
+
+__all__ = ["FakeOpenClaw", "Reply", "SpawnView", "directive_responder", "parse_directive",
+           "ALL_TOOLS", "TRUNCATION_MARKER", "HISTORY_TEXT_MAX_CHARS"]
+
+ALL_TOOLS = ("sessions_spawn", "subagents", "sessions_history", "agents_wait")
+HISTORY_TEXT_MAX_CHARS = 4000
+HISTORY_MAX_BYTES = 81920
+TRUNCATION_MARKER = "\n…(truncated)…"
+OMITTED_PLACEHOLDER = "[sessions_history omitted: message too large]"
+TASK_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+RESERVED_TASK_NAMES = {"all", "last"}
+UNSUPPORTED_SPAWN_KEYS = ("target", "transport", "channel", "to", "threadId", "thread_id",
+                          "replyTo", "reply_to")
+COMPLETION_NOTES = {
+    "collector": "Collector run: no completion notification is sent. The requester must explicitly "
+                 "collect this run's result with the available collector wait capability, using "
+                 "its run id.",
+    "quiet": "Quiet run: no completion notification is sent. Do not wait for an announcement.",
+    "announce": "The final reply returns to the requester as a completion event. Continue any "
+                "independent work. Wait for completion events for ALL required children before "
+                "your final answer; never busy-poll. If a completion arrives after your final "
+                "answer, reply ONLY with NO_REPLY.",
+}
+_TERMINAL = ("done", "failed", "timeout", "killed")
+_TASK_STATUS = {"queued": "queued", "running": "running", "done": "completed", "failed": "failed",
+                "timeout": "timed_out", "killed": "cancelled"}
+_COLLECTOR_STATUS = {"done": "done", "failed": "failed", "timeout": "timeout", "killed": "killed"}
+
+
+@dataclass
+class Reply:
+    """What a scripted child does. `spawn_error` refuses at spawn; `hang` never answers."""
+
+    text: str = ""
+    latency_s: float = 0.01
+    usage: dict | None = None  # {"input_tokens": n, "output_tokens": m}
+    fail: str | None = None
+    hang: bool = False
+    spawn_error: str | None = None
+
+
+@dataclass(frozen=True)
+class SpawnView:
+    """What the responder sees of one sessions_spawn call."""
+
+    task: str
+    model: str  # the resolved model ref
+    label: str
+    task_name: str | None
+    attempt: int  # 1-based count of spawns with this label, this one included
+    collect: bool = False
+    output_schema: dict | None = None
+
+
+_DIRECTIVE_RE = re.compile(r"^[ \t>]*SIM[ \t]+(\{.*\})[ \t]*$", re.MULTILINE)
+
+
+def parse_directive(task: str) -> dict | None:
+    """The `SIM {json}` directive in a task text, or None. Raises ValueError on bad JSON."""
+    match = _DIRECTIVE_RE.search(task or "")
+    if not match:
+        return None
+    value = json.loads(match.group(1))
+    if not isinstance(value, dict):
+        raise ValueError("SIM directive must be a JSON object")
+    return value
+
+
+def _model_override(by_model: dict, model: str) -> dict:
+    if not isinstance(by_model, dict):
+        return {}
+    if model in by_model:
+        return by_model[model] or {}
+    tail = model.rsplit("/", 1)[-1]
+    for key, value in by_model.items():
+        if key.rsplit("/", 1)[-1] == tail:
+            return value or {}
+    return {}
+
+
+def directive_responder(view: SpawnView) -> Reply:
+    """Script the child from the `SIM {...}` line in its task text (see the module docstring)."""
+    try:
+        spec = parse_directive(view.task) or {}
+    except ValueError as exc:
+        return Reply(spawn_error=f"SIM directive is not valid JSON: {exc}")
+    spec = {**spec, **_model_override(spec.get("by_model"), view.model)}
+    reply = spec.get("reply", "OK")
+    text = reply if isinstance(reply, str) else json.dumps(reply)
+    fail, hang, spawn_error = spec.get("fail"), bool(spec.get("hang")), spec.get("spawn_error")
+    fail_first = spec.get("fail_first")
+    if fail_first is not None:
+        if not (fail or hang or spawn_error):
+            fail = "simulated failure"
+        if view.attempt > int(fail_first):
+            fail, hang, spawn_error = None, False, None
+    return Reply(text=text, latency_s=float(spec.get("latency", 0.01)), fail=fail, hang=hang,
+                 spawn_error=spawn_error)
+
+
+class _Run:
+    __slots__ = ("seq", "run_id", "task_id", "session_key", "task", "label", "task_name", "model",
+                 "timeout_s", "collect", "group_id", "output_schema", "expects_completion",
+                 "reply", "created_at", "start_at", "ended_at", "status", "msg_ids")
+
+    def __init__(self, **kw):
+        for key in self.__slots__:
+            setattr(self, key, kw.get(key))
+
+    def planned_end(self) -> float:
+        if self.start_at is None or self.status != "running":
+            return math.inf
+        limit = self.start_at + self.timeout_s if self.timeout_s else math.inf
+        if self.reply.hang:
+            return limit
+        return min(self.start_at + max(0.0, self.reply.latency_s), limit)
+
+    def end_status(self) -> str:
+        limit = self.start_at + self.timeout_s if self.timeout_s else math.inf
+        if self.reply.hang or self.start_at + max(0.0, self.reply.latency_s) > limit:
+            return "timeout"
+        return "failed" if self.reply.fail else "done"
+
+
+def _json_bytes(value) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+class FakeOpenClaw:
+    """A contract double of the OpenClaw gateway's sub-agent tools. See the module docstring."""
+
+    def __init__(self, responder: Callable[[SpawnView], Reply] | None = None, *,
+                 max_children: int = 5, lane_max_concurrent: int = 8,
+                 swarm_max_concurrent: int = 8, max_children_per_group: int = 50,
+                 max_total_per_group: int = 200, wait_timeout_seconds_max: float = 600,
+                 models: Iterable[str] | None = None, default_model: str = "fake/default",
+                 agent_id: str = "main", tools: Iterable[str] = ALL_TOOLS,
+                 requester_run_id: str | None = None, swarm_enabled: bool = True,
+                 run_timeout_unit_s: float = 1.0):
+        self.responder = responder or directive_responder
+        self.max_children = max_children
+        self.lane_max_concurrent = lane_max_concurrent
+        self.swarm_max_concurrent = swarm_max_concurrent
+        self.max_children_per_group = max_children_per_group
+        self.max_total_per_group = max_total_per_group
+        self.wait_timeout_seconds_max = wait_timeout_seconds_max
+        self.models = set(models) if models is not None else None
+        self.default_model = default_model
+        self.agent_id = agent_id
+        self.tools = set(tools)
+        self.requester_run_id = requester_run_id
+        self.swarm_enabled = swarm_enabled
+        # Wall seconds one runTimeoutSeconds unit lasts. OpenClaw only takes whole seconds; tests
+        # shrink the unit (e.g. 0.02) to check timeouts fast without breaking that contract.
+        self.run_timeout_unit_s = run_timeout_unit_s
+        self.requester_session_key = f"agent:{agent_id}:main"
+        self.calls: Counter = Counter()
+        self.peak_running = 0
+        self.peak_active_children = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._runs: dict[str, _Run] = {}
+        self._by_task: dict[str, _Run] = {}
+        self._by_session: dict[str, _Run] = {}
+        self._attempts: Counter = Counter()
+        self._seq = itertools.count(1)
+        self._msg_seq = itertools.count(1)
+        self._mono0 = time.monotonic()
+        self._wall0 = time.time()
+        self._t = self._mono0
+
+    # -- ToolCaller -------------------------------------------------------------------------
+    def has(self, tool: str) -> bool:
+        return tool in self.tools
+
+    def call(self, tool: str, args: dict) -> dict:
+        handler = {"sessions_spawn": self._sessions_spawn, "subagents": self._subagents,
+                   "sessions_history": self._sessions_history,
+                   "agents_wait": self._agents_wait}.get(tool)
+        with self._cond:
+            self.calls[tool] += 1
+            if handler is None or tool not in self.tools:
+                raise ToolError(f"Tool not available: {tool}", tool=tool,
+                                fix=f"allow {tool} in the tool policy (gateway.tools.allow over HTTP)")
+            return handler(dict(args or {}))
+
+    # -- inspection for tests ---------------------------------------------------------------
+    def runs(self) -> list[dict]:
+        """Snapshots of every accepted run, in spawn order (times are time.monotonic values)."""
+        with self._cond:
+            self._advance(time.monotonic())
+            return [{"run_id": r.run_id, "task_id": r.task_id, "session_key": r.session_key,
+                     "label": r.label, "task_name": r.task_name, "model": r.model,
+                     "status": r.status, "collect": r.collect, "group_id": r.group_id,
+                     "created_at": r.created_at, "start_at": r.start_at, "ended_at": r.ended_at,
+                     "timeout_s": r.timeout_s}
+                    for r in sorted(self._runs.values(), key=lambda r: r.seq)]
+
+    # -- simulation -------------------------------------------------------------------------
+    def _running(self) -> list[_Run]:
+        return [r for r in self._runs.values() if r.status == "running"]
+
+    def _start_queued(self, t: float) -> None:
+        running = self._running()
+        lane_busy = len(running)
+        group_busy = Counter(r.group_id for r in running if r.collect)
+        for run in sorted((r for r in self._runs.values() if r.status == "queued"),
+                          key=lambda r: r.seq):
+            if lane_busy >= self.lane_max_concurrent:
+                break
+            if run.collect and group_busy[run.group_id] >= self.swarm_max_concurrent:
+                continue
+            run.status, run.start_at = "running", t
+            lane_busy += 1
+            if run.collect:
+                group_busy[run.group_id] += 1
+        self.peak_running = max(self.peak_running, lane_busy)
+
+    def _advance(self, now: float) -> None:
+        while True:
+            self._start_queued(self._t)
+            running = self._running()
+            next_end = min((r.planned_end() for r in running), default=math.inf)
+            if next_end > now:
+                break
+            for run in running:
+                if run.planned_end() <= next_end:
+                    run.status, run.ended_at = run.end_status(), run.planned_end()
+            self._t = next_end
+        self._t = max(self._t, now)
+
+    def _next_event(self) -> float:
+        return min((r.planned_end() for r in self._running()), default=math.inf)
+
+    def _sleep_until(self, deadline: float) -> None:
+        wake = min(self._next_event(), deadline)
+        delay = wake - time.monotonic()
+        if delay > 0:
+            self._cond.wait(delay)
+
+    def _ms(self, t: float | None) -> int | None:
+        return None if t is None else int((self._wall0 + (t - self._mono0)) * 1000)
+
+    def _active_children(self) -> int:
+        return sum(1 for r in self._runs.values() if not r.collect and r.status not in _TERMINAL)
+
+    # -- sessions_spawn ---------------------------------------------------------------------
+    def _sessions_spawn(self, a: dict) -> dict:
+        tool = "sessions_spawn"
+        swarm_param = next((k for k in ("collect", "outputSchema", "fastMode", "groupId") if k in a), None)
+        if swarm_param and not self.swarm_enabled:
+            raise ToolError(f'sessions_spawn parameter "{swarm_param}" requires tools.swarm.enabled=true.',
+                            tool=tool)
+        collect = a.get("collect") is True
+        if a.get("outputSchema") is not None and not collect:
+            raise ToolError('sessions_spawn "outputSchema" requires collect=true.', tool=tool)
+        if a.get("groupId") is not None and not collect:
+            raise ToolError('sessions_spawn "groupId" requires collect=true.', tool=tool)
+        if collect and (a.get("thread") is True or a.get("visible") is True or a.get("mode") == "session"):
+            raise ToolError("sessions_spawn collect=true does not support thread, visible, or session mode.",
+                            tool=tool)
+        for key in UNSUPPORTED_SPAWN_KEYS:
+            if key in a:
+                raise ToolError(f'sessions_spawn does not support "{key}"; remove channel-delivery '
+                                f'parameters.', tool=tool)
+        for key in ("timeoutSeconds", "timeout_seconds"):
+            if key in a:
+                raise ToolError(f'sessions_spawn does not support "{key}". Use "runTimeoutSeconds" '
+                                f'for a per-run timeout.', tool=tool,
+                                fix="pass runTimeoutSeconds instead of timeoutSeconds")
+        task = a.get("task")
+        if not isinstance(task, str) or not task.strip():
+            raise ToolError("task required", tool=tool)
+        rts = a.get("runTimeoutSeconds", a.get("run_timeout_seconds"))
+        if rts is not None and (isinstance(rts, bool) or not isinstance(rts, (int, float))
+                                or rts < 0 or int(rts) != rts):
+            raise ToolError("runTimeoutSeconds must be a non-negative integer", tool=tool)
+        task_name = a.get("taskName")
+        task_name = task_name.strip() if isinstance(task_name, str) and task_name.strip() else None
+        if task_name is not None:
+            if not TASK_NAME_RE.match(task_name):
+                return {"status": "error", "error": f'Invalid taskName "{task_name}". Use 1-64 chars '
+                                                    f'matching [a-z][a-z0-9_-]*.'}
+            if task_name in RESERVED_TASK_NAMES:
+                return {"status": "error", "error": f'Invalid taskName "{task_name}". Reserved '
+                                                    f'subagent targets cannot be used as taskName values.'}
+        label = a.get("label").strip() if isinstance(a.get("label"), str) else ""
+        now = time.monotonic()
+        self._advance(now)
+
+        group_id = None
+        if collect:
+            explicit = a.get("groupId").strip() if isinstance(a.get("groupId"), str) else ""
+            group_id = explicit or (f"swarm:{self.requester_session_key}:{self.requester_run_id}"
+                                    if self.requester_run_id else None)
+            members = [r for r in self._runs.values() if r.collect and r.group_id == group_id] \
+                if group_id else []
+            live = sum(1 for r in members if r.status not in _TERMINAL)
+            if len(members) >= self.max_total_per_group:
+                return {"status": "forbidden", "error": f"sessions_spawn reached tools.swarm.maxTotalPerGroup "
+                                                        f"({len(members)}/{self.max_total_per_group})."}
+            if live >= self.max_children_per_group:
+                return {"status": "forbidden", "error": f"sessions_spawn reached tools.swarm.maxChildrenPerGroup "
+                                                        f"({live}/{self.max_children_per_group})."}
+            if not group_id:
+                return {"status": "error", "error": "sessions_spawn collect=true requires a requesting run "
+                                                    "id when groupId is omitted."}
+        else:
+            active = self._active_children()
+            if active >= self.max_children:
+                return {"status": "forbidden",
+                        "error": f"sessions_spawn has reached max active children for this session "
+                                 f"({active}/{self.max_children}; "
+                                 f"agents.defaults.subagents.maxChildrenPerAgent)."}
+
+        requested = a.get("model").strip() if isinstance(a.get("model"), str) else ""
+        if requested and self.models is not None and requested not in self.models:
+            return {"status": "error", "error": f'sessions_spawn model "{requested}" is not usable: '
+                                                f'model not allowed: {requested}'}
+        model = requested or self.default_model
+        output_schema = a.get("outputSchema") if collect and isinstance(a.get("outputSchema"), dict) else None
+
+        self._attempts[label] += 1
+        view = SpawnView(task=task, model=model, label=label, task_name=task_name,
+                         attempt=self._attempts[label], collect=collect, output_schema=output_schema)
+        reply = self.responder(view)
+        if reply.spawn_error:
+            return {"status": "error", "error": reply.spawn_error}
+
+        expects = False if collect else a.get("expectsCompletionMessage") is not False
+        mode = "collector" if collect else ("announce" if expects else "quiet")
+        run = _Run(seq=next(self._seq), run_id=str(uuid.uuid4()), task_id=str(uuid.uuid4()),
+                   session_key=f"agent:{self.agent_id}:subagent:{uuid.uuid4()}", task=task,
+                   label=label, task_name=task_name, model=model,
+                   timeout_s=int(rts or 0) * self.run_timeout_unit_s,
+                   collect=collect, group_id=group_id, output_schema=output_schema,
+                   expects_completion=expects, reply=reply, created_at=now, status="queued",
+                   msg_ids=(f"msg-{next(self._msg_seq)}", f"msg-{next(self._msg_seq)}"))
+        self._runs[run.run_id] = run
+        self._by_task[run.task_id] = run
+        self._by_session[run.session_key] = run
+        self._start_queued(now)
+        self.peak_active_children = max(self.peak_active_children, self._active_children())
+        self._cond.notify_all()
+        receipt = {"status": "accepted", "childSessionKey": run.session_key}
+        if collect:
+            receipt["sessionKey"] = run.session_key
+        receipt.update({"runId": run.run_id, "mode": "run", "expectsCompletionMessage": mode == "announce",
+                        "context": "isolated"})
+        if task_name:
+            receipt["taskName"] = task_name
+        receipt["note"] = COMPLETION_NOTES[mode]
+        receipt["resolvedModel"] = model
+        if "/" in model:
+            receipt["resolvedProvider"] = model.split("/", 1)[0]
+        receipt["modelApplied"] = True
+        return receipt
+
+    # -- usage / results --------------------------------------------------------------------
+    def _usage(self, run: _Run) -> dict | None:
+        if run.start_at is None:
+            return None
+        if run.reply.usage is not None:
+            return {"inputTokens": int(run.reply.usage.get("input_tokens", 0)),
+                    "outputTokens": int(run.reply.usage.get("output_tokens", 0))}
+        out = len(run.reply.text) // 4 if run.status == "done" else 0
+        return {"inputTokens": len(run.task) // 4, "outputTokens": out}
+
+    def _collector_item(self, run: _Run) -> dict:
+        status = _COLLECTOR_STATUS[run.status]
+        result = run.reply.text if run.status == "done" else ""
+        structured, schema_error = None, None
+        if run.output_schema is not None and run.status == "done":
+            structured, schema_error = _structured(run.reply.text, run.output_schema)
+            if schema_error:
+                status = "failed"
+        item = {"runId": run.run_id, "status": status, "result": result}
+        if structured is not None:
+            item["structured"] = structured
+        if run.status == "failed":
+            item["error"] = run.reply.fail
+        if schema_error:
+            item["schemaError"] = schema_error
+        item["sessionKey"] = run.session_key
+        if run.label:
+            item["label"] = run.label
+        usage = self._usage(run)
+        if usage:
+            item["usage"] = usage
+        return item
+
+    # -- subagents --------------------------------------------------------------------------
+    def _task_row(self, run: _Run) -> dict:
+        status = _TASK_STATUS[run.status]
+        if run.status == "queued" and not run.collect:
+            status = "running"  # plain runs waiting for a lane slot are registered as running
+        state = "finished" if run.status in _TERMINAL else ("queued" if status == "queued" else "running")
+        row = {"taskId": run.task_id, "runtime": "subagent",
+               "deliveryStatus": "pending" if run.expects_completion else "not_applicable",
+               "execution": {"state": state}, "status": status}
+        if run.label:
+            row["label"] = run.label
+        if run.status == "failed" and run.reply.fail:
+            row["error"] = run.reply.fail[:120]
+        return row
+
+    def _view(self, run: _Run, index: int, now: float) -> dict:
+        status = {"queued": "queued" if run.collect else "running"}.get(run.status, run.status)
+        started = run.start_at if run.start_at is not None else run.created_at
+        runtime_ms = int(max(0.0, (run.ended_at or now) - started) * 1000)
+        label = (run.label or run.task.strip())[:48]
+        task = run.task.strip()[:72]
+        usage = self._usage(run)
+        total = (usage["inputTokens"] + usage["outputTokens"]) if usage else None
+        line = (f"{index}. {run.task_name + ': ' if run.task_name else ''}{label} ({run.model}, "
+                f"{runtime_ms // 1000}s) {status}{'' if task.lower() == label.lower() else ' - ' + task}")
+        view = {"index": index, "line": line, "runId": run.run_id, "sessionKey": run.session_key}
+        if run.task_name:
+            view["taskName"] = run.task_name
+        view.update({"label": label, "task": task, "status": status,
+                     "execution": {"state": "finished" if run.status in _TERMINAL else
+                                   ("queued" if status == "queued" else "running")},
+                     "pendingDescendants": 0, "runtime": f"{runtime_ms // 1000}s",
+                     "runtimeMs": runtime_ms, "model": run.model, "totalTokens": total,
+                     "startedAt": self._ms(started)})
+        if run.ended_at is not None:
+            view["endedAt"] = self._ms(run.ended_at)
+        return view
+
+    def _subagents(self, a: dict) -> dict:
+        action = a.get("action") or "list"
+        if action == "list":
+            return self._subagents_list(a)
+        if action == "wait":
+            return self._subagents_wait(a)
+        if action == "cancel":
+            return self._subagents_cancel(a)
+        return {"status": "error", "error": "Unsupported action."}
+
+    def _subagents_list(self, a: dict) -> dict:
+        now = time.monotonic()
+        self._advance(now)
+        recent_minutes = a.get("recentMinutes")
+        recent_minutes = min(1440, int(recent_minutes)) if isinstance(recent_minutes, int) and recent_minutes > 0 else 30
+        cutoff = now - recent_minutes * 60
+        ordered = sorted(self._runs.values(), key=lambda r: -(r.start_at or r.created_at))
+        active = [r for r in ordered if r.status not in _TERMINAL]
+        recent = [r for r in ordered if r.status in _TERMINAL and r.ended_at >= cutoff]
+        views = [self._view(r, i, now) for i, r in enumerate(active + recent, start=1)]
+        tasks = [self._task_row(r) for r in sorted(active + recent,
+                                                    key=lambda r: -(r.ended_at or r.start_at or r.created_at))]
+        active_views, recent_views = views[:len(active)], views[len(active):]
+        text = "\n".join(["active subagents:", *([v["line"] for v in active_views] or ["(none)"]), "",
+                          f"recent (last {recent_minutes}m):",
+                          *([v["line"] for v in recent_views] or ["(none)"])])
+        return {"status": "ok", "action": "list", "requesterSessionKey": self.requester_session_key,
+                "callerSessionKey": self.requester_session_key, "callerIsSubagent": False,
+                "total": len(self._runs), "taskTotal": len(tasks), "tasks": tasks,
+                "active": active_views, "recent": recent_views, "text": text}
+
+    def _subagents_wait(self, a: dict) -> dict:
+        tool = "subagents"
+        ids = a.get("taskIds")
+        ids = [ids] if isinstance(ids, str) else ids
+        ids = list(dict.fromkeys(i.strip() for i in (ids or []) if isinstance(i, str) and i.strip()))
+        if not ids:
+            raise ToolError("taskIds required", tool=tool)
+        if len(ids) > 32:
+            raise ToolError("subagents wait supports at most 32 taskIds.", tool=tool)
+        timeout = a.get("timeoutSeconds")
+        if timeout is None:
+            timeout = 30
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
+            raise ToolError("timeoutSeconds must be a non-negative integer", tool=tool)
+        deadline = time.monotonic() + min(60, timeout)
+        while True:
+            now = time.monotonic()
+            self._advance(now)
+            found = [self._by_task[i] for i in ids if i in self._by_task]
+            unavailable = [i for i in ids if i not in self._by_task]
+            completed = [r.task_id for r in found if r.status in _TERMINAL]
+            reason = "unavailable" if unavailable else ("completed" if completed else None)
+            if reason or now >= deadline:
+                result = {"status": "ok", "action": "wait", "reason": reason or "timeout",
+                          "tasks": [self._task_row(r) for r in found], "completed": completed,
+                          "attention": []}
+                if unavailable:
+                    result["unavailable"] = unavailable
+                return result
+            self._sleep_until(deadline)
+
+    def _subagents_cancel(self, a: dict) -> dict:
+        task_id = a.get("taskId")
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise ToolError("taskId required", tool="subagents")
+        task_id = task_id.strip()
+        now = time.monotonic()
+        self._advance(now)
+        run = self._by_task.get(task_id)
+        if run is None:
+            return {"status": "forbidden", "error": "Task outside session tree."}
+        if run.status in _TERMINAL:
+            return {"status": "error", "taskId": task_id, "found": True, "cancelled": False,
+                    "reason": "Task is already terminal."}
+        run.status, run.ended_at = "killed", now
+        self._start_queued(now)
+        self._cond.notify_all()
+        return {"status": "cancelled", "taskId": task_id, "found": True, "cancelled": True}
+
+    # -- sessions_history -------------------------------------------------------------------
+    def _raw_messages(self, run: _Run) -> list[dict]:
+        created = self._ms(run.created_at)
+        messages = [{"role": "user", "content": [{"type": "text", "text": f"[Subagent Task]\n{run.task}"}],
+                     "timestamp": created, "__openclaw": {"id": run.msg_ids[0], "seq": 1}}]
+        if run.status not in ("done", "failed"):
+            return messages
+        provider, _, model = run.model.partition("/") if "/" in run.model else ("", "", run.model)
+        usage = self._usage(run) or {"inputTokens": 0, "outputTokens": 0}
+        reply = {"role": "assistant", "content": [], "api": "openai-completions",
+                 "provider": provider or "fake", "model": model,
+                 "usage": {"input": usage["inputTokens"], "output": usage["outputTokens"],
+                           "totalTokens": usage["inputTokens"] + usage["outputTokens"]},
+                 "stopReason": "stop", "timestamp": self._ms(run.ended_at),
+                 "__openclaw": {"id": run.msg_ids[1], "seq": 2}}
+        if run.status == "done":
+            reply["content"] = [{"type": "text", "text": run.reply.text}]
+        else:
+            reply["stopReason"], reply["errorMessage"] = "error", run.reply.fail
+        return messages + [reply]
+
+    def _sessions_history(self, a: dict) -> dict:
+        key = a.get("sessionKey")
+        if not isinstance(key, str) or not key.strip():
+            raise ToolError("sessionKey required", tool="sessions_history")
+        key = key.strip()
+        self._advance(time.monotonic())
+        run = self._by_session.get(key)
+        if run is None:
+            return {"status": "error", "error": f"Session not found: {key} (use the full sessionKey "
+                                                f"from sessions_list)"}
+        raw = self._raw_messages(run)
+        limit = a.get("limit")
+        if isinstance(limit, int) and limit > 0:
+            raw = raw[-limit:]
+        content_truncated = False
+        messages = []
+        for message in raw:
+            message, truncated = _sanitize(message)
+            content_truncated |= truncated
+            messages.append(message)
+        items, dropped = list(messages), False
+        while _json_bytes(items) > HISTORY_MAX_BYTES and len(items) > 1:
+            items.pop(0)
+            dropped = True
+        hard_capped = False
+        if _json_bytes(items) > HISTORY_MAX_BYTES:
+            meta = items[-1].get("__openclaw", {})
+            items = [{"role": "assistant", "content": OMITTED_PLACEHOLDER, "__openclaw": dict(meta)}]
+            hard_capped = True
+        return {"sessionKey": key, "messages": items,
+                "truncated": dropped or content_truncated or hard_capped,
+                "droppedMessages": dropped or hard_capped, "contentTruncated": content_truncated,
+                "contentRedacted": False, "bytes": _json_bytes(items)}
+
+    # -- agents_wait ------------------------------------------------------------------------
+    def _agents_wait(self, a: dict) -> dict:
+        tool = "agents_wait"
+        ids = a.get("ids")
+        if not isinstance(ids, list) or len(ids) > 1000:
+            raise ToolError("agents_wait supports at most 1000 ids." if isinstance(ids, list)
+                            else "ids required", tool=tool)
+        ids = list(dict.fromkeys(i.strip() for i in ids if isinstance(i, str) and i.strip()))
+        if not ids:
+            raise ToolError("agents_wait requires at least one non-empty run id.", tool=tool)
+        timeout = a.get("timeoutSeconds")
+        timeout = timeout if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) \
+            and math.isfinite(timeout) else 30
+        deadline = time.monotonic() + min(max(0.0, timeout), self.wait_timeout_seconds_max)
+        while True:
+            now = time.monotonic()
+            self._advance(now)
+            errors, completed, pending = [], [], []
+            for run_id in ids:
+                run = self._runs.get(run_id)
+                if run is None or not run.collect:
+                    errors.append({"runId": run_id, "error": "not_found"})
+                elif run.status in _TERMINAL:
+                    completed.append(run)
+                else:
+                    pending.append(run_id)
+            if completed or not pending or now >= deadline:
+                completed.sort(key=lambda r: r.ended_at)
+                result = {"completed": [self._collector_item(r) for r in completed], "pending": pending}
+                if errors:
+                    result["errors"] = errors
+                if not completed and not pending and errors:
+                    result["success"] = False
+                return result
+            self._sleep_until(deadline)
+
+
+def _truncate_text(text: str) -> tuple[str, bool]:
+    if len(text) <= HISTORY_TEXT_MAX_CHARS:
+        return text, False
+    return text[:HISTORY_TEXT_MAX_CHARS] + TRUNCATION_MARKER, True
+
+
+def _sanitize(message: dict) -> tuple[dict, bool]:
+    """sessions_history's sanitizeHistoryMessage: strip details/usage/cost, cap text blocks."""
+    entry, truncated = dict(message), False
+    for key in ("details", "usage", "cost"):
+        if key in entry:
+            del entry[key]
+            truncated = True  # OpenClaw counts stripped metadata as truncation
+    content = entry.get("content")
+    if isinstance(content, str):
+        entry["content"], cut = _truncate_text(content)
+        truncated |= cut
+    elif isinstance(content, list):
+        blocks = []
+        for block in content:
+            if isinstance(block, dict) and isinstance(block.get("text"), str):
+                block = dict(block)
+                block["text"], cut = _truncate_text(block["text"])
+                truncated |= cut
+            blocks.append(block)
+        entry["content"] = blocks
+    return entry, truncated
+
+
+def _structured(text: str, schema: dict) -> tuple[object | None, str | None]:
+    """Stand-in for the child's structured_output tool call: the reply text is the payload."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None, "structured_output was not called"
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - jsonschema is a declared dependency
+        return value, None
+    validator_cls = jsonschema.validators.validator_for(schema)
+    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return None, f"structured_output rejected at {where}: {error.message}"
+    return value, None

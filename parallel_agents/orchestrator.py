@@ -1,0 +1,203 @@
+"""RealAIParallelOrchestrator: the seed's script-mode API over the scheduler.
+
+    orch = RealAIParallelOrchestrator(max_concurrent=5)
+    results = orch.run_parallel(tasks)        # list[AgentResult], in the order of `tasks`
+
+The runtime is chosen on first use (see runtimes.select_runtime), so constructing the
+orchestrator never fails for lack of one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .config import Config, load_config
+from .costs import PriceTable
+from .events import Emitter
+from .journal import Journal, new_run_id, read_records
+from .ladder import Ladder
+from .paths import runs_dir
+from .scheduler import RetryPolicy, Scheduler
+from .tasks import AgentResult, AgentTask
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    results: list[AgentResult]
+    wall_seconds: float
+    runtime_calls: dict
+    peak_in_flight: int
+    cost_usd: float
+    unpriced_models: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {"run_id": self.run_id, "counts": self.counts, "cost_usd": round(self.cost_usd, 6),
+                "wall_seconds": round(self.wall_seconds, 3), "runtime_calls": self.runtime_calls,
+                "peak_in_flight": self.peak_in_flight, "unpriced_models": self.unpriced_models,
+                "results": [r.to_dict() for r in self.results]}
+
+
+class RealAIParallelOrchestrator:
+    def __init__(self, max_concurrent: int | None = None, *, runtime=None, config: Config | None = None,
+                 registry=None, on_event=None, callback=None, budget_usd: float | None = None,
+                 quality_gate=None, runs_folder=None, seed: int | None = None):
+        """
+        runtime: None (auto: injected `tools` module, then the gateway from the environment),
+            "simulated", a tool caller (`call(tool, args) -> dict`), a `tools`-like module, or an
+            OpenClawRuntime.
+        on_event: called with every Event (queued, spawned, completed, ...).
+        callback: called with each AgentResult as soon as its task is final (seed name).
+        quality_gate: fn(task, output) -> True/None to accept, or a reason string to escalate.
+        budget_usd: stop starting attempts once this much is spent; the rest are `skipped`.
+        """
+        self.config = config or load_config()
+        self.max_concurrent = max_concurrent or self.config.max_concurrent
+        self._runtime_spec = runtime
+        self._runtime = None
+        self._registry = registry
+        self.on_event = on_event
+        self.callback = callback
+        self.budget_usd = budget_usd if budget_usd is not None else self.config.budget_usd
+        self.quality_gate = quality_gate
+        self.runs_folder = runs_folder
+        self.seed = seed
+        self.results: list[AgentResult] = []
+        self.last_run: RunReport | None = None
+
+    # -- wiring ---------------------------------------------------------------------------------
+    @property
+    def registry(self):
+        if self._registry is None:
+            from .api import load_registry
+            self._registry = load_registry()
+        return self._registry
+
+    @property
+    def runtime(self):
+        if self._runtime is None:
+            from .runtimes import select_runtime
+            self._runtime = select_runtime(self._runtime_spec, registry=self.registry)
+        return self._runtime
+
+    def _scheduler(self, journal: Journal, callback) -> Scheduler:
+        retry = self.config.retry
+        return Scheduler(
+            self.runtime, ladder=Ladder(self.config.tiers), prices=PriceTable(self.config.prices),
+            max_concurrent=self.max_concurrent, journal=journal,
+            emit=Emitter(self.on_event), retry=RetryPolicy(**retry),
+            default_timeout=self.config.default_timeout_seconds, budget_usd=self.budget_usd,
+            quality_gate=self.quality_gate, max_input_bytes=self.config.max_input_bytes,
+            on_result=_both(self.callback, callback), seed=self.seed)
+
+    def _definitions(self, tasks: list[AgentTask]) -> dict:
+        """Resolve every agent type first: an unknown one fails the call before any spawn."""
+        return {t.task_id: self.registry.get(t.agent_type) for t in tasks}
+
+    # -- running --------------------------------------------------------------------------------
+    def run_parallel(self, tasks: list[AgentTask], *, callback=None, run_id: str | None = None
+                     ) -> list[AgentResult]:
+        """Run every task (bounded by max_concurrent) and return one AgentResult per task, in
+        the order given. Never drops a task: each ends completed, failed, timeout or skipped."""
+        tasks = list(tasks)
+        definitions = self._definitions(tasks)
+        journal = Journal(run_id or new_run_id(), self.runs_folder)
+        scheduler = self._scheduler(journal, callback)
+        scheduler.prepare(tasks, definitions)
+        journal.write("run_started", tasks=[t.to_dict() for t in tasks],
+                      max_concurrent=self.max_concurrent,
+                      tiers=[t.__dict__ for t in self.config.tiers], budget_usd=self.budget_usd)
+        return self._execute(scheduler, journal, tasks)
+
+    def _execute(self, scheduler: Scheduler, journal: Journal, tasks, restored=None):
+        calls_before = dict(getattr(self.runtime, "calls", {}))
+        started = time.monotonic()
+        try:
+            results = scheduler.run(tasks, restored=restored)
+            journal.write("run_finished", counts=_counts(results))
+        finally:
+            journal.close()
+        calls = {k: v - calls_before.get(k, 0) for k, v in getattr(self.runtime, "calls", {}).items()}
+        self.results = results
+        self.last_run = RunReport(journal.run_id, results, time.monotonic() - started,
+                                  {k: v for k, v in calls.items() if v}, scheduler.peak_in_flight,
+                                  sum(r.cost_usd for r in results),
+                                  sorted(scheduler.prices.unpriced))
+        return results
+
+    def run_task(self, task: AgentTask) -> AgentResult:
+        return self.run_parallel([task])[0]
+
+    def resume(self, run_id: str) -> list[AgentResult]:
+        """Finish a run from its journal: finished tasks keep their results, accepted attempts
+        are collected (not spawned again), the rest run."""
+        journal = Journal(run_id, self.runs_folder)
+        records = read_records(journal.path)
+        start = next((r for r in records if r["type"] == "run_started"), None)
+        if start is None:
+            from .errors import InputError
+            raise InputError(f"journal of run {run_id} has no start record", file=str(journal.path),
+                             fix="the run never started; run the tasks again")
+        tasks = [AgentTask.from_dict(t) for t in start["tasks"]]
+        self.max_concurrent = start.get("max_concurrent", self.max_concurrent)
+        scheduler = self._scheduler(journal, None)
+        scheduler.prepare(tasks, self._definitions(tasks))
+        restored = restore_state(records, self.runtime)
+        journal.write("run_resumed", finished=sum(1 for v in restored.values() if v.get("result")),
+                      reattached=sum(1 for v in restored.values() if v.get("live")))
+        return self._execute(scheduler, journal, tasks, restored)
+
+
+def restore_state(records: list[dict], runtime) -> dict:
+    """Per task: its final result, or its finished attempts plus the attempt still live."""
+    state: dict[str, dict] = {}
+    for r in records:
+        tid = r.get("task_id")
+        if tid is None:
+            continue
+        s = state.setdefault(tid, {"attempts": [], "live": None, "intent": None, "result": None})
+        if r["type"] == "spawn_intent":
+            s["intent"] = r
+        elif r["type"] == "spawn_accepted":
+            s["intent"] = None
+            s["live"] = {"attempt": r["attempt"], "timeout": r["timeout"], "accepted_at": r["t"]}
+            s["tier_index"] = r["tier_index"]
+        elif r["type"] == "attempt_finished":
+            s["attempts"].append(r["attempt"])
+            s["tier_index"] = r["tier_index"]
+            if s["live"] and s["live"]["attempt"]["number"] == r["attempt"]["number"]:
+                s["live"] = None
+            s["intent"] = None
+        elif r["type"] == "task_finished":
+            s["result"] = r["result"]
+    for s in state.values():
+        intent = s.pop("intent")
+        if intent and not s["result"] and hasattr(runtime, "find_by_label"):
+            # died between asking and hearing back: the spawn may have been accepted
+            found = runtime.find_by_label(intent["label"])
+            if found is not None:
+                s["live"] = {"attempt": {"number": intent["attempt"], "tier": intent["tier"],
+                                         "model": intent["model"], "status": "accepted",
+                                         "run_id": found.run_id, "session_key": found.session_key},
+                             "timeout": found.timeout or 120, "accepted_at": found.accepted_at}
+    return state
+
+
+def _counts(results) -> dict:
+    out: dict[str, int] = {}
+    for r in results:
+        out[r.status] = out.get(r.status, 0) + 1
+    return out
+
+
+def _both(a, b):
+    if a is None or b is None:
+        return a or b
+    return lambda result: (a(result), b(result))

@@ -1,0 +1,58 @@
+"""Live progress on stderr from engine events: one rewriting line on a terminal, one line per
+finished task otherwise. The engine never prints; this is the CLI's view of its events."""
+from __future__ import annotations
+
+import sys
+import time
+
+FINAL = {"completed": "ok", "failed": "FAILED", "timeout": "TIMEOUT", "skipped": "skipped"}
+
+
+class Progress:
+    def __init__(self, total: int, stream=None, *, quiet: bool = False):
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.quiet = quiet
+        self.done = 0
+        self.running: set[str] = set()
+        self.counts: dict[str, int] = {}
+        self.escalations = 0
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, event) -> None:
+        if event.kind == "spawned":
+            self.running.add(event.task_id)
+        elif event.kind == "escalated":
+            self.escalations += 1
+        elif event.kind in FINAL:
+            self.running.discard(event.task_id)
+            self.done += 1
+            self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+            if not self.tty and not self.quiet:
+                tier = f" on {event.tier}" if event.tier else ""
+                why = f": {event.message}" if event.kind != "completed" and event.message else ""
+                self._write(f"[{self.done}/{self.total}] {FINAL[event.kind]} {event.task_id} "
+                            f"({event.agent_type}{tier}, {event.attempt} attempt(s)){why}\n")
+        if self.tty and not self.quiet:
+            now = time.monotonic()
+            if now - self._last > 0.1 or self.done == self.total:
+                self._last = now
+                self._write("\r\033[K" + self.line())
+
+    def line(self) -> str:
+        parts = [f"{self.done}/{self.total} done", f"{len(self.running)} running"]
+        parts += [f"{n} {k}" for k, n in sorted(self.counts.items()) if k != "completed"]
+        if self.escalations:
+            parts.append(f"{self.escalations} escalations")
+        parts.append(f"{time.monotonic() - self.started:.1f}s")
+        return " · ".join(parts)
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            self._write("\r\033[K" + self.line() + "\n")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()

@@ -1,0 +1,43 @@
+"""Choosing the runtime: explicit argument > injected `tools` module > error naming the ways.
+
+The OpenClaw runtime is the same for every path; only the tool caller under it differs.
+"""
+from __future__ import annotations
+
+import types
+
+from .errors import EnvironmentProblem
+from .runtime import OpenClawRuntime
+from .toolcaller import ModuleToolCaller, find_tools_module
+
+NO_RUNTIME_FIX = (
+    "use one of: (1) run inside a runtime that provides a Python `tools` module with "
+    "sessions_spawn; (2) host-agent mode: `python3 ai_orchestrator.py plan ...` gives the "
+    "sessions_spawn calls for the host agent to make, `check` validates the replies; "
+    "(3) the simulated runtime: RealAIParallelOrchestrator(runtime=\"simulated\") or "
+    "`python3 ai_orchestrator.py demo` (no OpenClaw needed)")
+
+
+def select_runtime(spec=None, *, registry=None):
+    """An OpenClawRuntime for `spec` (see RealAIParallelOrchestrator's `runtime` argument)."""
+    if spec is None:
+        module = find_tools_module()
+        if module is not None:
+            return OpenClawRuntime(ModuleToolCaller(module))
+        raise EnvironmentProblem("no OpenClaw runtime is available to this Python process "
+                                 "(OpenClaw injects no `tools` module into exec'd scripts)",
+                                 fix=NO_RUNTIME_FIX)
+    if spec == "simulated":
+        from .simulated import simulated_runtime
+        return simulated_runtime(registry)
+    if isinstance(spec, str):
+        raise EnvironmentProblem(f"unknown runtime {spec!r}", field="runtime",
+                                 fix='pass "simulated", a tool caller, a tools module or None')
+    if all(hasattr(spec, name) for name in ("spawn", "wait", "cancel")):
+        return spec
+    if isinstance(spec, types.ModuleType) or hasattr(spec, "sessions_spawn"):
+        return OpenClawRuntime(ModuleToolCaller(spec))
+    if hasattr(spec, "call"):
+        return OpenClawRuntime(spec)
+    raise EnvironmentProblem(f"cannot use {type(spec).__name__} as a runtime", field="runtime",
+                             fix="pass a tool caller with call(tool, args) -> dict, or a tools module")

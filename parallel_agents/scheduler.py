@@ -1,0 +1,475 @@
+"""The scheduler: runs every task to a final, explained status.
+
+- A bounded window: never more than `max_concurrent` attempts in flight. A max-children refusal
+  is back-pressure: the task goes back to the front of the queue and the window shrinks to what
+  is in flight, then grows by one per completion.
+- Each attempt has a deadline (the task's timeout, passed as runTimeoutSeconds; a backstop of our
+  own cancels attempts the runtime never reports).
+- An answer is extracted, repaired only where that cannot change its meaning, and validated
+  against the agent's output_schema. Invalid -> one re-ask with the errors -> the next tier.
+  Run failure, timeout, a refused model -> the next tier. Transient errors -> the same tier after
+  an exponential, jittered back-off. One live attempt per task, ever.
+- The journal gets a line before and after every spawn, so `resume` re-attaches accepted runs.
+- Dependencies: a task starts when all its dependencies completed, with their outputs as fenced
+  data; a failed dependency makes it `skipped`.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+
+from . import outputs
+from .costs import PriceTable
+from .definitions import AgentDefinition, schema_registry
+from .errors import InputError
+from .events import Emitter, Event
+from .journal import Journal
+from .ladder import Ladder
+from .prompts import build_prompt
+from .runtime import SpawnRefused, SpawnRequest
+from .tasks import OUTPUT_FORMATS, AgentResult, AgentTask, Attempt
+
+MAX_IDLE_REFUSALS = 20
+TRANSIENT_RUN_ERRORS = re.compile(
+    r"rate.?limit|429|overloaded|temporar|unavailable|503|502|504|ECONNRESET|ETIMEDOUT|"
+    r"socket hang up|try again", re.I)
+
+
+@dataclass
+class RetryPolicy:
+    transient_attempts: int = 3
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 30.0
+    reask_invalid: bool = True
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        base = min(self.backoff_max_seconds, self.backoff_seconds * (2 ** max(0, failures - 1)))
+        return base * (0.5 + rng.random() / 2)  # "equal jitter": never zero, never in lock-step
+
+
+@dataclass
+class _Live:
+    attempt: Attempt
+    run_id: str
+    started: float      # monotonic
+    deadline: float     # monotonic backstop
+
+
+@dataclass
+class _State:
+    task: AgentTask
+    definition: AgentDefinition
+    result: AgentResult
+    order: int
+    tier_index: int
+    fmt: str
+    timeout: int
+    transient_failures: int = 0
+    reasked: bool = False
+    reask_hint: str | None = None
+    first_start: float | None = None
+    live: _Live | None = None
+    waiting_on: set = field(default_factory=set)
+    done: bool = False
+    refusals: int = 0
+
+
+class Scheduler:
+    def __init__(self, runtime, *, ladder: Ladder, prices: PriceTable, max_concurrent: int,
+                 journal: Journal, emit: Emitter, retry: RetryPolicy, default_timeout: int = 120,
+                 budget_usd: float | None = None, quality_gate=None, max_input_bytes: int = 200_000,
+                 on_result=None, clock=time.monotonic, sleep=time.sleep, seed: int | None = None):
+        if max_concurrent < 1:
+            raise InputError("max_concurrent must be at least 1", field="max_concurrent",
+                             fix="pass a positive number")
+        self.runtime = runtime
+        self.ladder = ladder
+        self.prices = prices
+        self.max_concurrent = max_concurrent
+        self.journal = journal
+        self.emit = emit
+        self.retry = retry
+        self.default_timeout = default_timeout
+        self.budget_usd = budget_usd
+        self.quality_gate = quality_gate
+        self.max_input_bytes = max_input_bytes
+        self.on_result = on_result
+        self.clock = clock
+        self.sleep = sleep
+        self.rng = random.Random(seed)
+        self.spent = 0.0
+        self.peak_in_flight = 0
+        self._states: dict[str, _State] = {}
+        self._ready: list = []
+        self._delayed: list = []
+        self._in_flight: dict[str, _State] = {}
+        self._dependents: dict[str, list[str]] = {}
+
+    # -- preparation: everything that can be wrong is found before anything spawns ------------
+    def prepare(self, tasks: list[AgentTask], definitions: dict[str, AgentDefinition]) -> None:
+        ids = [t.task_id for t in tasks]
+        dupes = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+        if dupes:
+            raise InputError(f"task ids must be unique; repeated: {', '.join(dupes[:5])}",
+                             field="task_id", fix="give each task its own task_id")
+        known = set(ids)
+        for order, task in enumerate(tasks):
+            d = definitions[task.task_id]
+            fmt = task.output_format or d.output_format
+            if fmt not in OUTPUT_FORMATS:
+                raise InputError(f"unknown output_format {fmt!r} for task {task.task_id}",
+                                 field="output_format", fix="use one of: " + ", ".join(OUTPUT_FORMATS))
+            if fmt == "json" and not d.output_schema:
+                raise InputError(f"agent {d.name!r} has no output_schema, so it cannot return json",
+                                 field="output_format", fix="use markdown, code or text for this agent")
+            size = len(json.dumps(task.input_data, default=str).encode())
+            if size > self.max_input_bytes:
+                raise InputError(f"input_data of task {task.task_id} is {size} bytes, over the "
+                                 f"{self.max_input_bytes}-byte limit", field="input_data",
+                                 fix="send a summary or a path instead, or raise max_input_bytes")
+            for dep in task.depends_on:
+                if dep not in known:
+                    raise InputError(f"task {task.task_id} depends on unknown task {dep!r}",
+                                     field="depends_on", fix="use the task_id of a task in this run")
+            timeout = int(task.timeout_seconds or d.timeout_seconds or self.default_timeout)
+            start = self.ladder.start(task_tier=task.tier, agent_tier=d.tier)
+            result = AgentResult(task_id=task.task_id, agent_type=d.name)
+            self._states[task.task_id] = _State(task, d, result, order, start, fmt, timeout,
+                                                waiting_on=set(task.depends_on))
+            for dep in task.depends_on:
+                self._dependents.setdefault(dep, []).append(task.task_id)
+        self._reject_cycles()
+
+    def _reject_cycles(self) -> None:
+        state = {}  # 1 = visiting, 2 = done
+
+        def visit(tid, path):
+            if state.get(tid) == 2:
+                return
+            if state.get(tid) == 1:
+                cycle = path[path.index(tid):] + [tid]
+                raise InputError("depends_on has a cycle: " + " -> ".join(cycle),
+                                 field="depends_on", fix="remove one dependency of the cycle")
+            state[tid] = 1
+            for dep in self._states[tid].task.depends_on:
+                visit(dep, path + [tid])
+            state[tid] = 2
+
+        for tid in self._states:
+            visit(tid, [])
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self, tasks: list[AgentTask], *, restored: dict | None = None) -> list[AgentResult]:
+        restored = restored or {}
+        for tid, st in self._states.items():
+            prior = restored.get(tid)
+            if prior and prior.get("result"):
+                self._restore_finished(st, prior["result"])
+        for tid, st in self._states.items():
+            prior = restored.get(tid) or {}
+            if st.done:
+                continue
+            st.result.attempts = [Attempt(**a) for a in prior.get("attempts", [])]
+            if prior.get("tier_index") is not None:
+                st.tier_index = prior["tier_index"]
+            st.waiting_on = {d for d in st.task.depends_on if not self._states[d].done}
+            if any(self._states[d].done and not self._states[d].result.ok for d in st.task.depends_on):
+                continue  # skipped below, once every restored result is in place
+            if prior.get("live"):
+                self._reattach(st, prior["live"])
+            elif not st.waiting_on:
+                self.emit(Event("queued", tid, st.definition.name))
+                self._push_ready(st)
+        for tid, st in self._states.items():  # a dependency that already failed before a crash
+            if not st.done and any(self._states[d].done and not self._states[d].result.ok
+                                   for d in st.task.depends_on):
+                self._skip_for_dependency(st)
+        window = self.max_concurrent
+        while self._ready or self._delayed or self._in_flight:
+            self._promote_delayed()
+            window = self._start_ready(window)
+            if not self._in_flight:
+                if self._delayed and not self._ready:
+                    self.sleep(max(0.0, self._delayed[0][0] - self.clock()))
+                continue
+            finished = self._wait()
+            if finished and window < self.max_concurrent:
+                window += 1
+            self._enforce_deadlines()
+        for st in self._states.values():  # only reachable through a dependency never released
+            if not st.done:
+                self._finish(st, "skipped", error="never became ready (internal: dependency state)")
+        return [st.result for st in sorted(self._states.values(), key=lambda s: s.order)]
+
+    def _push_ready(self, st: _State) -> None:
+        heapq.heappush(self._ready, (-st.task.priority, st.order, st.task.task_id))
+
+    def _promote_delayed(self) -> None:
+        now = self.clock()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, tid = heapq.heappop(self._delayed)
+            self._push_ready(self._states[tid])
+
+    def _start_ready(self, window: int) -> int:
+        while self._ready and len(self._in_flight) < window:
+            if self.budget_usd is not None and self.spent >= self.budget_usd:
+                self._skip_all_for_budget()
+                return window
+            _, _, tid = heapq.heappop(self._ready)
+            st = self._states[tid]
+            if not self._spawn(st):  # back-pressure: retry when something finishes
+                window = max(1, len(self._in_flight))
+                self.emit(Event("backpressure", tid, st.definition.name,
+                                message=f"runtime refused: window now {window}"))
+                if self._in_flight:
+                    self._push_ready(st)
+                else:  # none of ours is running (others' children fill the limit): back off
+                    st.refusals += 1
+                    if st.refusals > MAX_IDLE_REFUSALS:
+                        self._finish(st, "failed", error="the runtime kept refusing new children "
+                                     "while none of this run's were active (max children limit)")
+                    else:
+                        heapq.heappush(self._delayed, (self.clock() + self.retry.delay(
+                            min(st.refusals, 6), self.rng), st.order, tid))
+                break
+            st.refusals = 0
+        self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
+        return window
+
+    def _wait(self) -> int:
+        now = self.clock()
+        horizon = min(live.deadline for live in (s.live for s in self._in_flight.values()))
+        if self._delayed:
+            horizon = min(horizon, self._delayed[0][0])
+        timeout = max(0.0, min(horizon - now, 60.0))
+        started = self.clock()
+        outcomes = self.runtime.wait(list(self._in_flight), timeout)
+        if not outcomes and timeout > 0.05 and self.clock() - started < 0.01:
+            self.sleep(min(timeout, 0.05))  # a runtime that returns at once must not spin us
+        for outcome in outcomes:
+            st = self._in_flight.pop(outcome.run_id, None)
+            if st is not None:
+                self._attempt_done(st, outcome)
+        return len(outcomes)
+
+    def _enforce_deadlines(self) -> None:
+        now = self.clock()
+        for run_id, st in list(self._in_flight.items()):
+            if st.live.deadline <= now:
+                del self._in_flight[run_id]
+                cancelled = self.runtime.cancel(run_id)
+                self._close_attempt(st, "timeout", error=f"no result within {st.timeout}s"
+                                    + ("" if cancelled else " (runtime could not cancel it)"))
+                self.emit(Event("cancelled", st.task.task_id, st.definition.name,
+                                st.live.attempt.number, run_id=run_id, message="deadline passed"))
+                st.live = None
+                self._escalate(st, f"timed out after {st.timeout}s", final="timeout")
+
+    # -- one attempt ------------------------------------------------------------------------------
+    def _spawn(self, st: _State) -> bool:
+        tier = self.ladder.tier(st.tier_index)
+        number = len(st.result.attempts) + 1
+        attempt = Attempt(number=number, tier=tier.name, model=tier.model,
+                          reask=st.reask_hint is not None)
+        context = {d: self._states[d].result.output for d in st.task.depends_on} or None
+        prompt = build_prompt(st.definition, st.task.task_description, st.task.input_data,
+                              output_format=st.fmt, context=context, reask=st.reask_hint)
+        label = f"{st.task.task_id}#{number}"
+        request = SpawnRequest(task=prompt, label=label, task_name=_task_name(st.definition.name),
+                               model=tier.model, run_timeout_seconds=st.timeout)
+        self.journal.write("spawn_intent", task_id=st.task.task_id, attempt=number, label=label,
+                           tier=tier.name, model=tier.model)
+        try:
+            receipt = self.runtime.spawn(request)
+        except SpawnRefused as refusal:
+            self.journal.write("spawn_refused", task_id=st.task.task_id, attempt=number,
+                               kind=refusal.kind, error=str(refusal))
+            if refusal.kind == "backpressure":
+                return False
+            attempt.status, attempt.error = "refused", str(refusal)
+            st.result.attempts.append(attempt)
+            self.journal.write("attempt_finished", task_id=st.task.task_id,
+                               attempt=attempt.to_dict(), tier_index=st.tier_index)
+            if refusal.kind == "transient":
+                self._retry_same_tier(st, str(refusal))
+            else:
+                self._escalate(st, f"spawn refused: {refusal}")
+            return True
+        now = self.clock()
+        st.first_start = st.first_start or now
+        attempt.status, attempt.run_id = "accepted", receipt.run_id
+        attempt.session_key = receipt.session_key
+        attempt.model = receipt.resolved_model or tier.model
+        st.result.attempts.append(attempt)
+        st.result.status = "running"
+        st.live = _Live(attempt, receipt.run_id, now, now + _backstop(st.timeout))
+        self._in_flight[receipt.run_id] = st
+        self.journal.write("spawn_accepted", task_id=st.task.task_id, attempt=attempt.to_dict(),
+                           tier_index=st.tier_index, timeout=st.timeout)
+        self.emit(Event("spawned", st.task.task_id, st.definition.name, number, tier.name,
+                        attempt.model, receipt.run_id))
+        return True
+
+    def _close_attempt(self, st: _State, status: str, *, error: str | None = None,
+                       usage: dict | None = None, model: str | None = None) -> Attempt:
+        attempt = st.live.attempt
+        attempt.status, attempt.error = status, error
+        attempt.duration = round(self.clock() - st.live.started, 3)
+        if model:
+            attempt.model = model
+        usage = usage or {}
+        attempt.input_tokens = int(usage.get("input_tokens") or 0)
+        attempt.output_tokens = int(usage.get("output_tokens") or 0)
+        attempt.cost_usd = self.prices.cost(attempt.model, attempt.input_tokens, attempt.output_tokens)
+        self.spent += attempt.cost_usd
+        r = st.result
+        r.usage = {"input_tokens": r.usage["input_tokens"] + attempt.input_tokens,
+                   "output_tokens": r.usage["output_tokens"] + attempt.output_tokens}
+        r.cost_usd = round(r.cost_usd + attempt.cost_usd, 8)
+        r.session_key = attempt.session_key
+        self.journal.write("attempt_finished", task_id=st.task.task_id, attempt=attempt.to_dict(),
+                           tier_index=st.tier_index)
+        return attempt
+
+    def _attempt_done(self, st: _State, outcome) -> None:
+        tid, name = st.task.task_id, st.definition.name
+        if outcome.status == "ok":
+            reply = outputs.Reply(text=outcome.text, structured=outcome.structured,
+                                  truncated=outcome.truncated, source="runtime")
+            checked = outputs.check_reply(
+                reply, output_format=st.fmt, schema=st.definition.output_schema if st.fmt == "json" else None,
+                registry=schema_registry())
+            rejection = None if not checked.ok else self._gate(st, checked.value)
+            if checked.ok and rejection is None:
+                self._close_attempt(st, "ok", usage=outcome.usage, model=outcome.model)
+                st.live = None
+                self._finish(st, "completed", output=checked.value)
+                return
+            problems = checked.problems if not checked.ok else [rejection]
+            attempt = self._close_attempt(st, "invalid", error="; ".join(problems[:3]),
+                                          usage=outcome.usage, model=outcome.model)
+            st.live = None
+            if not checked.ok and self.retry.reask_invalid and not st.reasked:
+                st.reasked, st.reask_hint = True, checked.retry_hint
+                self.emit(Event("reasked", tid, name, attempt.number, attempt.tier, attempt.model,
+                                message=attempt.error))
+                self._push_ready(st)
+            else:
+                self._escalate(st, f"invalid output: {attempt.error}")
+            return
+        error = outcome.error or outcome.status
+        self._close_attempt(st, outcome.status if outcome.status in ("timeout", "cancelled") else "error",
+                            error=error, usage=outcome.usage, model=outcome.model)
+        st.live = None
+        if outcome.status == "timeout":
+            self.emit(Event("timeout", tid, name, message=error))
+            self._escalate(st, f"timed out after {st.timeout}s", final="timeout")
+        elif outcome.status == "error" and TRANSIENT_RUN_ERRORS.search(error or ""):
+            self._retry_same_tier(st, error)
+        else:
+            self._escalate(st, f"run {outcome.status}: {error}")
+
+    def _gate(self, st: _State, value) -> str | None:
+        if self.quality_gate is None:
+            return None
+        verdict = self.quality_gate(st.task, value)
+        if verdict is True or verdict is None:
+            return None
+        return verdict if isinstance(verdict, str) else "rejected by the quality gate"
+
+    def _retry_same_tier(self, st: _State, error: str) -> None:
+        st.transient_failures += 1
+        if st.transient_failures >= self.retry.transient_attempts:
+            self._escalate(st, f"failed {st.transient_failures} times: {error}")
+            return
+        delay = self.retry.delay(st.transient_failures, self.rng)
+        self.emit(Event("retried", st.task.task_id, st.definition.name,
+                        message=f"{error} (again in {delay:.1f}s)"))
+        heapq.heappush(self._delayed, (self.clock() + delay, st.order, st.task.task_id))
+
+    def _escalate(self, st: _State, reason: str, *, final: str = "failed") -> None:
+        if self.ladder.has_next(st.tier_index):
+            st.tier_index += 1
+            st.transient_failures, st.reasked, st.reask_hint = 0, False, None
+            tier = self.ladder.tier(st.tier_index)
+            self.emit(Event("escalated", st.task.task_id, st.definition.name, tier=tier.name,
+                            model=tier.model, message=reason))
+            self._push_ready(st)
+        else:
+            self._finish(st, final, error=reason)
+
+    # -- final states ---------------------------------------------------------------------------
+    def _finish(self, st: _State, status: str, *, output=None, error: str | None = None) -> None:
+        r = st.result
+        r.status, r.output, r.error = status, output, error
+        last = next((a for a in reversed(r.attempts) if a.status not in ("refused",)), None)
+        if last:
+            r.model_used, r.tier = last.model, last.tier
+        r.execution_time = round(sum(a.duration for a in r.attempts), 3)
+        st.done = True
+        self.journal.write("task_finished", task_id=st.task.task_id, result=r.to_dict())
+        kind = {"completed": "completed", "timeout": "timeout", "skipped": "skipped"}.get(status, "failed")
+        self.emit(Event(kind, st.task.task_id, st.definition.name, len(r.attempts), r.tier,
+                        r.model_used, message=error or ""))
+        if self.on_result:
+            self.on_result(r)
+        self._release_dependents(st)
+
+    def _release_dependents(self, st: _State) -> None:
+        for tid in self._dependents.get(st.task.task_id, []):
+            dep = self._states[tid]
+            if dep.done:
+                continue
+            if not st.result.ok:
+                self._skip_for_dependency(dep)
+                continue
+            dep.waiting_on.discard(st.task.task_id)
+            if not dep.waiting_on:
+                self.emit(Event("queued", tid, dep.definition.name))
+                self._push_ready(dep)
+
+    def _skip_for_dependency(self, st: _State) -> None:
+        failed = [d for d in st.task.depends_on
+                  if self._states[d].done and not self._states[d].result.ok]
+        self._finish(st, "skipped", error=f"dependency {failed[0]} {self._states[failed[0]].result.status}")
+
+    def _skip_all_for_budget(self) -> None:
+        """Nothing new starts once the budget is spent; attempts in flight finish."""
+        reason = f"budget: the run's budget of ${self.budget_usd:.4f} is spent"
+        self._ready.clear()
+        self._delayed.clear()
+        for st in sorted(self._states.values(), key=lambda s: s.order):
+            if not st.done and st.live is None:
+                self._finish(st, "skipped", error=reason)
+
+    # -- resume -----------------------------------------------------------------------------------
+    def _restore_finished(self, st: _State, result: dict) -> None:
+        st.result = AgentResult.from_dict(result)
+        st.done = True
+
+    def _reattach(self, st: _State, live: dict) -> None:
+        attempt = Attempt(**live["attempt"])
+        st.result.attempts.append(attempt)
+        st.result.status = "running"
+        remaining = max(1.0, live["timeout"] - (time.time() - live["accepted_at"]))
+        now = self.clock()
+        st.first_start = now
+        st.live = _Live(attempt, attempt.run_id, now, now + _backstop(int(remaining)))
+        self._in_flight[attempt.run_id] = st
+        self.emit(Event("spawned", st.task.task_id, st.definition.name, attempt.number,
+                        attempt.tier, attempt.model, attempt.run_id, message="re-attached"))
+
+
+def _backstop(timeout: int) -> float:
+    """Our own deadline for an attempt: the runtime enforces runTimeoutSeconds from the moment
+    the run starts, but a run may queue on the gateway's lane first; allow for that."""
+    return timeout * 2 + 30
+
+
+def _task_name(agent_name: str) -> str:
+    """OpenClaw's taskName must match [a-z][a-z0-9_-]{0,63}; agent names already do."""
+    return agent_name[:64]
