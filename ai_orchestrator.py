@@ -1,29 +1,46 @@
 #!/usr/bin/env python3
 """parallel-agents: the public API (names kept from the skill this one replaces) and the CLI.
 
-    from ai_orchestrator import AgentTask, list_available_agents, get_agent_prompt
-    python3 ai_orchestrator.py list | show NAME | validate
+    from ai_orchestrator import RealAIParallelOrchestrator, AgentTask
+    results = RealAIParallelOrchestrator(max_concurrent=5).run_parallel(tasks)
 
-This file only wires; the engine lives in parallel_agents/.
+    python3 ai_orchestrator.py list | show NAME | validate | run | demo | runs | resume
+
+This file only wires; the engine lives in parallel_agents/. Names are imported on first use,
+so the CLI and `import ai_orchestrator` start fast.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from parallel_agents import __version__  # noqa: E402
-from parallel_agents.api import (  # noqa: E402
-    get_agent_prompt, list_available_agents, load_registry, validate_agent_type)
-from parallel_agents.errors import (  # noqa: E402
-    DefinitionError, ParallelAgentsError, UnknownAgentError)
-from parallel_agents.tasks import AgentResult, AgentTask, Attempt  # noqa: E402
-
-__all__ = ["AgentTask", "AgentResult", "Attempt", "list_available_agents", "get_agent_prompt",
-           "validate_agent_type", "load_registry", "ParallelAgentsError", "DefinitionError",
-           "UnknownAgentError", "__version__"]
-
 if __name__ == "__main__":
     from parallel_agents.cli import main
     sys.exit(main())
+
+_EXPORTS = {
+    "RealAIParallelOrchestrator": "orchestrator", "RunReport": "orchestrator",
+    "AgentTask": "tasks", "AgentResult": "tasks", "Attempt": "tasks", "Event": "events",
+    "list_available_agents": "api", "get_agent_prompt": "api", "validate_agent_type": "api",
+    "load_registry": "api",
+    "ParallelAgentsError": "errors", "DefinitionError": "errors", "InputError": "errors",
+    "EnvironmentProblem": "errors", "RunAborted": "errors", "ToolError": "errors",
+    "UnknownAgentError": "errors",
+}
+__all__ = [*_EXPORTS, "__version__"]
+from parallel_agents import __version__  # noqa: E402
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"parallel_agents.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ai_orchestrator' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -80,3 +80,24 @@ class EnvironmentProblem(ParallelAgentsError):
     """Something the machine lacks: a Python package, a runtime, a readable folder."""
 
     exit_code = 3
+
+
+class ToolError(EnvironmentProblem):
+    """A tool call that produced no result: a thrown input error, a missing tool, transport.
+
+    `retryable`: the same call may succeed later. `fatal`: no call will succeed until a person
+    fixes something (token, gateway policy, an unreachable gateway): the run stops at once.
+    """
+
+    def __init__(self, message: str, *, tool: str, retryable: bool = False, fix: str = "",
+                 fatal: bool = False):
+        super().__init__(message, field=tool, fix=fix or None)
+        self.message = message
+        self.tool = tool
+        self.retryable = retryable
+        self.fix = fix
+        self.fatal = fatal
+
+
+class RunAborted(EnvironmentProblem):
+    """The run stopped before every task was final; its journal lets `resume` finish it."""

@@ -2,7 +2,9 @@
 
 Written before a spawn (intent) and after it (accepted, with the run id), and when attempts and
 tasks finish, so that `resume` can collect what was already accepted instead of spawning it
-again. Every line is flushed and fsync'd before the engine acts on it. Secrets never go in.
+again. Every line is flushed to the OS before the engine acts on it, which survives the
+process being killed (kill -9); `durable=True` also fsyncs each line, for power loss, at a cost
+of about a disk sync per line. Secrets never go in.
 """
 from __future__ import annotations
 
@@ -31,12 +33,14 @@ def _check_run_id(run_id: str) -> str:
 
 
 class Journal:
-    def __init__(self, run_id: str, folder: Path | None = None, *, redact: tuple[str, ...] = ()):
+    def __init__(self, run_id: str, folder: Path | None = None, *, redact: tuple[str, ...] = (),
+                 durable: bool = False):
         self.run_id = _check_run_id(run_id)
         self.folder = folder or runs_dir()
         self.path = self.folder / f"{self.run_id}.jsonl"
         self._redact = tuple(s for s in redact if s)
         self._fh = None
+        self.durable = durable
 
     def _open(self):
         if self._fh is None:
@@ -52,7 +56,8 @@ class Journal:
         fh = self._open()
         fh.write(line + "\n")
         fh.flush()
-        os.fsync(fh.fileno())
+        if self.durable:
+            os.fsync(fh.fileno())
 
     def close(self) -> None:
         if self._fh is not None:

@@ -276,6 +276,8 @@ class OpenClawRuntime:
         try:
             return self._call(tool, args)
         except ToolError as exc:
+            if exc.fatal:  # bad token, unreachable gateway: nothing works until fixed
+                raise
             if not exc.retryable:
                 log.debug("disabling %s after %s", tool, exc)
                 with self._lock:
@@ -299,14 +301,30 @@ class OpenClawRuntime:
         return replace(req, collect=False, group_id=None)
 
     def spawn(self, req: SpawnRequest) -> Receipt:
-        """Start one run. Raises SpawnRefused (kind backpressure | transient | permanent)."""
+        """Start one run. Raises SpawnRefused (kind backpressure | transient | permanent).
+
+        Collector refusals this runtime can route around are retried once: a full swarm group
+        (maxTotalPerGroup) gets a fresh group id; in auto mode a model that cannot take an
+        outputSchema runs this request as a plain run, and swarm being unavailable switches
+        all further spawns to history collection.
+        """
         eff = self.effective_request(req)
         try:
             return self._spawn(eff)
         except SpawnRefused as refused:
-            if (self.collection == "auto" and eff.collect and refused.kind == "permanent"
-                    and re.search(r"swarm|collect|groupid|outputschema", refused.message.lower())):
-                log.debug("collector spawn refused (%s); falling back to history collection",
+            msg = refused.message.lower()
+            if not eff.collect or refused.kind != "permanent":
+                raise
+            if "maxtotalpergroup" in msg and req.group_id is None:
+                with self._lock:
+                    self.group_id = f"parallel-agents-{uuid.uuid4().hex[:12]}"
+                return self._spawn(self.effective_request(req))
+            if self.collection != "auto":
+                raise
+            if "tool-capable" in msg:
+                return self._spawn(replace(req, collect=False, group_id=None))
+            if "swarm" in msg or "collect" in msg:
+                log.debug("collector spawn refused (%s); using history collection from now on",
                           refused.message)
                 with self._lock:
                     self._auto_fallback = True
@@ -317,6 +335,8 @@ class OpenClawRuntime:
         try:
             result = self._call("sessions_spawn", req.to_args())
         except ToolError as exc:  # thrown input errors are permanent; transport errors are not
+            if exc.fatal:  # no spawn can succeed until a person fixes it: stop the run
+                raise
             kind = "transient" if exc.retryable else \
                 ("backpressure" if classify_refusal("error", exc.message) == "backpressure" else "permanent")
             raise SpawnRefused(exc.message, kind) from exc
@@ -443,8 +463,9 @@ class OpenClawRuntime:
             return
         with self._lock:
             taken = {r.task_id for r in self._runs.values() if r.task_id}
+        label = run.label.strip()  # OpenClaw stores the trimmed label on the task row
         candidates = [t.get("taskId") for t in rows
-                      if t.get("label") == run.label and t.get("taskId") not in taken]
+                      if t.get("label") == label and t.get("taskId") not in taken]
         if len(candidates) == 1:
             run.task_id = candidates[0]
 
@@ -463,9 +484,11 @@ class OpenClawRuntime:
             if finished:
                 self._collect_plain(finished)
                 return
+        # subagents wait blocks on task ids (1-32, whole seconds); only use it when it covers
+        # every pending run, else a run it cannot see would finish unnoticed until it returns
         waitable = [r for r in runs if r.task_id and r.task_id not in self._no_wait_tasks]
-        if self._wait_action_ok and waitable and budget >= 1:
-            self._subagents_wait(runs, waitable[:32], budget)
+        if self._wait_action_ok and len(waitable) == len(runs) <= 32 and budget >= 1:
+            self._subagents_wait(waitable, budget)
             return
         time.sleep(min(backoff.next(), budget))
         snapshot = self._list()
@@ -474,12 +497,14 @@ class OpenClawRuntime:
             if finished:
                 self._collect_plain(finished)
 
-    def _subagents_wait(self, runs: list[_Run], waitable: list[_Run], budget: float) -> None:
+    def _subagents_wait(self, waitable: list[_Run], budget: float) -> None:
         by_task = {r.task_id: r for r in waitable}
         args = {"action": "wait", "taskIds": list(by_task), "timeoutSeconds": int(min(60, budget))}
         try:
             result = self._call("subagents", args)
         except ToolError as exc:
+            if exc.fatal:
+                raise
             if not exc.retryable:
                 log.debug("subagents wait unusable (%s); polling subagents list", exc)
                 self._wait_action_ok = False

@@ -1,4 +1,5 @@
-"""Choosing the runtime: explicit argument > injected `tools` module > error naming the ways.
+"""Choosing the runtime: explicit argument > injected `tools` module > the gateway named by
+OPENCLAW_GATEWAY_URL / OPENCLAW_GATEWAY_TOKEN > an error naming the ways to get one.
 
 The OpenClaw runtime is the same for every path; only the tool caller under it differs.
 """
@@ -12,10 +13,9 @@ from .toolcaller import ModuleToolCaller, find_tools_module
 
 NO_RUNTIME_FIX = (
     "use one of: (1) run inside a runtime that provides a Python `tools` module with "
-    "sessions_spawn; (2) host-agent mode: `python3 ai_orchestrator.py plan ...` gives the "
-    "sessions_spawn calls for the host agent to make, `check` validates the replies; "
-    "(3) the simulated runtime: RealAIParallelOrchestrator(runtime=\"simulated\") or "
-    "`python3 ai_orchestrator.py demo` (no OpenClaw needed)")
+    "sessions_spawn; (2) set OPENCLAW_GATEWAY_URL and OPENCLAW_GATEWAY_TOKEN to drive an OpenClaw "
+    "gateway over HTTP (its gateway.tools.allow must list sessions_spawn); (3) the simulated "
+    "runtime: RealAIParallelOrchestrator(runtime=\"simulated\"), `run --simulate`, or `demo`")
 
 
 def select_runtime(spec=None, *, registry=None):
@@ -24,6 +24,10 @@ def select_runtime(spec=None, *, registry=None):
         module = find_tools_module()
         if module is not None:
             return OpenClawRuntime(ModuleToolCaller(module))
+        from .gateway import GatewayToolCaller
+        caller = GatewayToolCaller.from_env()
+        if caller is not None:
+            return OpenClawRuntime(caller)
         raise EnvironmentProblem("no OpenClaw runtime is available to this Python process "
                                  "(OpenClaw injects no `tools` module into exec'd scripts)",
                                  fix=NO_RUNTIME_FIX)

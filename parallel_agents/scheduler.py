@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from . import outputs
 from .costs import PriceTable
 from .definitions import AgentDefinition, schema_registry
-from .errors import InputError
+from .errors import InputError, RunAborted, ToolError
 from .events import Emitter, Event
 from .journal import Journal
 from .ladder import Ladder
@@ -188,6 +188,22 @@ class Scheduler:
             if not st.done and any(self._states[d].done and not self._states[d].result.ok
                                    for d in st.task.depends_on):
                 self._skip_for_dependency(st)
+        try:
+            self._loop()
+        except ToolError as exc:
+            if not exc.fatal:
+                raise
+            self.journal.write("run_aborted", error=str(exc))
+            raise RunAborted(
+                f"run {self.journal.run_id} stopped: {exc.message}",
+                field=exc.tool, fix=f"{exc.fix}; then finish it with "
+                f"`python3 ai_orchestrator.py resume {self.journal.run_id}`") from None
+        for st in self._states.values():  # only reachable through a dependency never released
+            if not st.done:
+                self._finish(st, "skipped", error="never became ready (internal: dependency state)")
+        return [st.result for st in sorted(self._states.values(), key=lambda s: s.order)]
+
+    def _loop(self) -> None:
         window = self.max_concurrent
         while self._ready or self._delayed or self._in_flight:
             self._promote_delayed()
@@ -200,10 +216,6 @@ class Scheduler:
             if finished and window < self.max_concurrent:
                 window += 1
             self._enforce_deadlines()
-        for st in self._states.values():  # only reachable through a dependency never released
-            if not st.done:
-                self._finish(st, "skipped", error="never became ready (internal: dependency state)")
-        return [st.result for st in sorted(self._states.values(), key=lambda s: s.order)]
 
     def _push_ready(self, st: _State) -> None:
         heapq.heappush(self._ready, (-st.task.priority, st.order, st.task.task_id))

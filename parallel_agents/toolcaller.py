@@ -29,28 +29,11 @@ import logging
 import sys
 from typing import Any, Protocol, runtime_checkable
 
+from .errors import ToolError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ToolError", "ToolCaller", "ModuleToolCaller", "find_tools_module", "unwrap_result"]
-
-
-class ToolError(Exception):
-    """A tool call that did not produce a result (thrown input error, missing tool, transport).
-
-    `retryable` says whether the same call may succeed later; `fix` tells a person what to do.
-    (Temporary home: the lead will move this into parallel_agents/errors.py.)
-    """
-
-    def __init__(self, message: str, *, tool: str, retryable: bool = False, fix: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.tool = tool
-        self.retryable = retryable
-        self.fix = fix
-
-    def __str__(self) -> str:
-        fix = f" (fix: {self.fix})" if self.fix else ""
-        return f"{self.tool}: {self.message}{fix}"
 
 
 @runtime_checkable

@@ -49,10 +49,12 @@ def _check_names(defs: list[AgentDefinition], report: Report) -> None:
     for d in defs:
         for key in (d.name, *d.aliases):
             if key in owner and owner[key] is not d:
-                report.problems.append(Problem(
+                problem = Problem(
                     f"{key!r} is already used by {display(owner[key].source)}",
                     display(d.source), None, "name" if key == d.name else "aliases",
-                    "rename one of them"))
+                    "rename one of them")
+                if problem not in report.problems:  # shipped ones are checked twice
+                    report.problems.append(problem)
             owner.setdefault(key, d)
 
 
