@@ -80,6 +80,19 @@ class Config:
         return self.data["max_input_bytes"]
 
 
+def _blame(sources, path) -> tuple[str | None, int | None]:
+    """The last file that contains the whole key path, and the line there."""
+    for src_path, text, src_data in reversed(sources):
+        node = src_data
+        try:
+            for key in path:
+                node = node[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        return display(src_path), yamlio.node_at(text, path)
+    return None, None
+
+
 def validate(data: dict, sources: list[tuple[Path, str, dict]]) -> list[Problem]:
     jsonschema = require("jsonschema")
     schema = json.loads(_SCHEMA.read_text(encoding="utf-8"))
@@ -88,26 +101,21 @@ def validate(data: dict, sources: list[tuple[Path, str, dict]]) -> list[Problem]
                         key=lambda e: list(map(str, e.absolute_path))):
         path = list(error.absolute_path)
         if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            path, message = path + extra[:1], f"unknown key {extra[0]!r}" if extra else error.message
             fix = "remove it; allowed keys are: " + ", ".join(error.schema.get("properties", {}))
-        else:
-            message, fix = error.message[:160], "see the comments in the shipped config.yaml"
-        # blame the last file that set this key
-        shown, line = None, None
-        for src_path, text, src_data in reversed(sources):
-            node = src_data
-            try:
-                for key in path[:1]:
-                    node = node[key]
-            except (KeyError, IndexError, TypeError):
-                continue
-            shown, line = display(src_path), yamlio.node_at(text, path)
-            break
-        problems.append(Problem(message, shown, line, "/".join(map(str, path)) or None, fix))
+            for key in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+                shown, line = _blame(sources, path + [key])
+                problems.append(Problem(f"unknown key {key!r}", shown, line,
+                                        "/".join(map(str, path + [key])), fix))
+            continue
+        shown, line = _blame(sources, path)
+        problems.append(Problem(error.message[:160], shown, line, "/".join(map(str, path)) or None,
+                                "see the comments in the shipped config.yaml"))
     tiers = [t.get("name") for t in data.get("tiers", []) if isinstance(t, dict)]
-    if len(set(tiers)) != len(tiers):
-        problems.append(Problem("tier names must be unique", field="tiers", fix="rename one tier"))
+    for index, name in enumerate(tiers):
+        if name in tiers[:index]:
+            shown, line = _blame(sources, ["tiers", index, "name"])
+            problems.append(Problem(f"tier name {name!r} is used twice", shown, line,
+                                    f"tiers/{index}/name", "rename one of the tiers"))
     return problems
 
 

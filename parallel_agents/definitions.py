@@ -73,6 +73,8 @@ def _fix_for(error) -> str | None:
         return f"remove it; allowed keys are: {allowed}"
     if kind == "required":
         return "add it"
+    if kind == "pattern" and path == ["tier"]:
+        return "use a tier name from config.yaml: lower case letters, digits, _ or -, up to 32"
     if kind == "pattern" and path and (path[-1] in ("name", "category") or path[0] == "aliases"):
         return "use lower snake case: a letter, then letters, digits or _ (2-64 characters)"
     if kind == "enum":

@@ -1,0 +1,211 @@
+"""Shared fixtures: every test runs against throw-away user folders, never ~/.openclaw.
+
+- `_isolated_home` (autouse) points PARALLEL_AGENTS_HOME and OPENCLAW_STATE_DIR at tmp_path folders
+  and forgets the registry cached by parallel_agents.api.
+- `run_cli(*args, env=None)` runs `python ai_orchestrator.py ...` in a subprocess from the repo
+  root and returns (returncode, stdout, stderr).
+- `cli(*args)` is the in-process variant (parallel_agents.cli.main + capsys): same triple, faster.
+- `write_definition(folder, name, **fields)` writes a valid definition file (fields override).
+- `warm_cache` (opt-in) seeds the home with the validation cache of the shipped definitions.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+VALID_PROMPT = ("You are a careful assistant. Read the input data, work through it step by step, "
+                "and reply with exactly what the task asks for, nothing more.")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """No test reads or writes the real user folders, and no test sees another's registry."""
+    home = tmp_path / "pa-home"
+    state = tmp_path / "openclaw-state"
+    monkeypatch.setenv("PARALLEL_AGENTS_HOME", str(home))
+    monkeypatch.setenv("OPENCLAW_STATE_DIR", str(state))
+    monkeypatch.delenv("PARALLEL_AGENTS_DEBUG", raising=False)
+    from parallel_agents import api
+    monkeypatch.setattr(api, "_registry", None)
+    yield home
+
+
+@pytest.fixture
+def pa_home(_isolated_home) -> Path:
+    """$PARALLEL_AGENTS_HOME of this test (not created yet)."""
+    return _isolated_home
+
+
+@pytest.fixture
+def overlay_dir(pa_home) -> Path:
+    """$PARALLEL_AGENTS_HOME/agents, created."""
+    folder = pa_home / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def _validated_cache_file(tmp_path_factory) -> Path:
+    """The registry's validation cache after one full load of the shipped definitions."""
+    home = tmp_path_factory.mktemp("warm-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PARALLEL_AGENTS_HOME", str(home))
+        from parallel_agents.registry import Registry
+        Registry.load(overlay=None)
+    path = home / "cache" / "validated-definitions.json"
+    assert path.is_file()
+    return path
+
+
+@pytest.fixture
+def warm_cache(pa_home, _validated_cache_file) -> Path:
+    """Seed this test's home with a validation cache for the shipped definitions, so loading
+    the registry skips their (slow) full validation. Opt-in: tests of the cache do not use it."""
+    target = pa_home / "cache" / "validated-definitions.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_validated_cache_file, target)
+    return target
+
+
+def _run_cli(*args, env=None, cwd=None, timeout=60):
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run([sys.executable, str(REPO / "ai_orchestrator.py"), *map(str, args)],
+                          cwd=cwd or REPO, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def run_cli():
+    """run_cli(*args, env=None) -> (returncode, stdout, stderr) of a real subprocess."""
+    return _run_cli
+
+
+@pytest.fixture
+def cli(capsys):
+    """cli(*args) -> (returncode, stdout, stderr) of parallel_agents.cli.main in this process."""
+    from parallel_agents.cli import main
+
+    def run(*args):
+        capsys.readouterr()  # drop anything printed before
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse: usage errors, --help, --version
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def definition_text(name: str, **fields) -> str:
+    """YAML of a valid definition; keyword arguments replace or add fields (None removes)."""
+    from parallel_agents import yamlio
+    data = {"name": name, "category": "testing",
+            "description": f"Test agent {name} used by the test suite only.",
+            "output_format": "text", "system_prompt": VALID_PROMPT}
+    for key, value in fields.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return yamlio.dump(data)
+
+
+@pytest.fixture
+def write_definition():
+    """write_definition(folder, name, filename=None, **fields) -> Path of the written file."""
+    def write(folder: Path, name: str, *, filename: str | None = None, **fields) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (filename or f"{name}.yaml")
+        path.write_text(definition_text(name, **fields), encoding="utf-8")
+        return path
+    return write
+
+
+# -- engine tests: a quick config and the fake gateway in a process of its own ------------------
+
+@pytest.fixture
+def fast_config():
+    """The shipped config with retry back-off in milliseconds, so retries never sleep seconds."""
+    from parallel_agents.config import Config, load_config
+    shipped = load_config(user=False)
+    return Config({**shipped.data, "retry": {**shipped.data["retry"], "backoff_seconds": 0.005,
+                                             "backoff_max_seconds": 0.02}})
+
+
+class FakeGatewayProcess:
+    """tests/fake_gateway.py running in its own process group (see `start_fake_gateway`)."""
+
+    def __init__(self, proc, port: int, token: str):
+        self.proc, self.port, self.token = proc, port, token
+        self.url = f"http://127.0.0.1:{port}"
+
+    def runs(self) -> list[dict]:
+        """Every run the fake accepted (GET /debug/runs)."""
+        import json
+        import urllib.request
+        with urllib.request.urlopen(self.url + "/debug/runs", timeout=10) as response:
+            return json.loads(response.read())["runs"]
+
+    def env(self, **extra) -> dict:
+        """Environment for a CLI subprocess that drives this gateway."""
+        return {"OPENCLAW_GATEWAY_URL": self.url, "OPENCLAW_GATEWAY_TOKEN": self.token, **extra}
+
+    def stop(self) -> None:
+        import signal
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def start_fake_gateway(tmp_path):
+    """start_fake_gateway(token="tok", *extra_args) -> FakeGatewayProcess, ready for requests.
+    Every gateway started is killed (its whole process group) when the test ends."""
+    import time
+    started: list[FakeGatewayProcess] = []
+
+    def start(token: str = "test-token", *extra: str) -> FakeGatewayProcess:
+        port_file = tmp_path / f"gateway-port-{len(started)}"
+        log = tmp_path / f"gateway-{len(started)}.log"
+        with open(log, "wb") as log_fh:
+            proc = subprocess.Popen([sys.executable, str(TESTS / "fake_gateway.py"), "--token", token,
+                                     "--port-file", str(port_file), *extra],
+                                    stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
+        gateway = None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None:
+            if port_file.exists():
+                gateway = FakeGatewayProcess(proc, int(port_file.read_text()), token)
+                break
+            time.sleep(0.01)
+        if gateway is None:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise RuntimeError("fake gateway did not start: " + log.read_text()[-500:])
+        started.append(gateway)
+        return gateway
+
+    try:
+        yield start
+    finally:
+        for gateway in started:
+            gateway.stop()
