@@ -1,7 +1,8 @@
 """Docs are code: every fenced block in the user-facing docs runs here.
 
 - python: executed from the skill folder in a fresh process, `{baseDir}` replaced, with a
-  runtime-injected `tools` module on the path (tests/agents_shim) whose children play the agents;
+  runtime-injected `tools` module on the path (tests/shim, PARALLEL_AGENTS_SHIM=agents) whose
+  children play the agents;
 - bash: executed with `set -euo pipefail`; a block containing `# needs: gateway` gets a fake
   OpenClaw gateway (tests/fake_gateway.py) and OPENCLAW_GATEWAY_URL/TOKEN; lines that run the
   test suite itself are checked against .ci/run instead of being run;
@@ -43,7 +44,8 @@ BLOCKS = list(_blocks())
 def _env(home: Path, extra: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_GATEWAY")}
     env["PARALLEL_AGENTS_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests" / "agents_shim"), str(REPO)])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests" / "shim"), str(REPO)])
+    env["PARALLEL_AGENTS_SHIM"] = "agents"
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(extra or {})
     return env

@@ -5,14 +5,35 @@ keyword arguments and returns the result wrapped the way OpenClaw's tools return
 (`{"content": [{"type": "text", "text": <json>}], "details": <json>}`), so callers must unwrap.
 Set `tools.INCLUDE_DETAILS = False` to return only the text block (the other unwrap path).
 `tools.reset(**kwargs)` replaces `tools.FAKE` with a fresh `FakeOpenClaw(**kwargs)`.
+
+With PARALLEL_AGENTS_SHIM=agents in the environment, the children play the registry's agents
+(simulated replies from each agent's schema, as in `demo`): the docs tests use this so that
+examples written for a runtime that injects `tools` run as written.
 """
 from __future__ import annotations
 
 import json
+import os
+import sys
+from pathlib import Path
 
-from parallel_agents.fake_openclaw import FakeOpenClaw
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-FAKE = FakeOpenClaw()
+from parallel_agents.fake_openclaw import FakeOpenClaw  # noqa: E402
+
+
+def _initial_fake() -> FakeOpenClaw:
+    if os.environ.get("PARALLEL_AGENTS_SHIM") != "agents":
+        return FakeOpenClaw()
+    from parallel_agents.api import load_registry
+    from parallel_agents.config import load_config
+    from parallel_agents.simulated import AgentPlayer
+    models = [t.model for t in load_config().tiers if t.model]
+    return FakeOpenClaw(AgentPlayer(load_registry(), latency=(0.01, 0.05)), models=models,
+                        default_model=models[-1], max_children=20)
+
+
+FAKE = _initial_fake()
 INCLUDE_DETAILS = True
 
 
