@@ -173,7 +173,7 @@ class Scheduler:
             prior = restored.get(tid) or {}
             if st.done:
                 continue
-            st.result.attempts = [Attempt(**a) for a in prior.get("attempts", [])]
+            self._restore_attempts(st, [Attempt(**a) for a in prior.get("attempts", [])])
             if prior.get("tier_index") is not None:
                 st.tier_index = prior["tier_index"]
             st.waiting_on = {d for d in st.task.depends_on if not self._states[d].done}
@@ -287,8 +287,10 @@ class Scheduler:
         number = len(st.result.attempts) + 1
         attempt = Attempt(number=number, tier=tier.name, model=tier.model,
                           reask=st.reask_hint is not None)
-        context = {d: self._states[d].result.output for d in st.task.depends_on} or None
-        prompt = build_prompt(st.definition, st.task.task_description, st.task.input_data,
+        fed = {key: self._states[dep].result.output for key, dep in st.task.input_from.items()}
+        context = {d: self._states[d].result.output for d in st.task.depends_on
+                   if d not in st.task.input_from.values()} or None
+        prompt = build_prompt(st.definition, st.task.task_description, {**st.task.input_data, **fed},
                               output_format=st.fmt, context=context, reask=st.reask_hint)
         label = f"{st.task.task_id}#{number}"
         request = SpawnRequest(task=prompt, label=label, task_name=_task_name(st.definition.name),
@@ -408,6 +410,7 @@ class Scheduler:
             st.tier_index += 1
             st.transient_failures, st.reasked, st.reask_hint = 0, False, None
             tier = self.ladder.tier(st.tier_index)
+            self.journal.write("escalated", task_id=st.task.task_id, tier_index=st.tier_index)
             self.emit(Event("escalated", st.task.task_id, st.definition.name, tier=tier.name,
                             model=tier.model, message=reason))
             self._push_ready(st)
@@ -462,6 +465,16 @@ class Scheduler:
     def _restore_finished(self, st: _State, result: dict) -> None:
         st.result = AgentResult.from_dict(result)
         st.done = True
+
+    def _restore_attempts(self, st: _State, attempts: list[Attempt]) -> None:
+        """Finished attempts from before a crash: they count in the task's usage and cost, and
+        in what the run has spent."""
+        r = st.result
+        r.attempts = attempts
+        r.usage = {"input_tokens": sum(a.input_tokens for a in attempts),
+                   "output_tokens": sum(a.output_tokens for a in attempts)}
+        r.cost_usd = round(sum(a.cost_usd for a in attempts), 8)
+        self.spent += r.cost_usd
 
     def _reattach(self, st: _State, live: dict) -> None:
         attempt = Attempt(**live["attempt"])

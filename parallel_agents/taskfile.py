@@ -13,7 +13,7 @@ from .tasks import AgentTask
 ALIASES = {"agent": "agent_type", "task": "task_description", "input": "input_data", "id": "task_id"}
 TYPES = {"agent_type": str, "task_description": str, "input_data": dict, "task_id": str,
          "timeout_seconds": int, "output_format": str, "priority": int, "depends_on": list,
-         "tier": str}
+         "tier": str, "input_from": dict}
 REQUIRED = ("agent_type", "task_description")
 
 

@@ -37,13 +37,16 @@ class AgentTask:
     priority: int = 0                     # higher starts first among ready tasks
     depends_on: list[str] = field(default_factory=list)
     tier: str | None = None               # None: the agent's starting tier
+    input_from: dict[str, str] = field(default_factory=dict)  # input key -> task id whose output goes there
 
     def __post_init__(self):
         if self.input_data is None:
             self.input_data = {}
         if not self.task_id:
             self.task_id = _content_id(self.agent_type, self.task_description, self.input_data)
-        self.depends_on = list(self.depends_on or [])
+        self.input_from = dict(self.input_from or {})
+        # a task whose input comes from another depends on it
+        self.depends_on = list(dict.fromkeys([*(self.depends_on or []), *self.input_from.values()]))
 
     def to_dict(self) -> dict:
         return asdict(self)

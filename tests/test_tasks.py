@@ -228,12 +228,13 @@ def test_result_from_seed_shaped_dict():
 def test_task_round_trip():
     task = AgentTask("code_reviewer", "Review.", {"code": "x", "nested": {"a": [1, 2]}},
                      task_id="t9", timeout_seconds=300, output_format="markdown", priority=3,
-                     depends_on=["t1"], tier="strongest")
+                     depends_on=["t1"], tier="strongest", input_from={"design": "t0"})
     data = task.to_dict()
     assert data == {"agent_type": "code_reviewer", "task_description": "Review.",
                     "input_data": {"code": "x", "nested": {"a": [1, 2]}}, "task_id": "t9",
                     "timeout_seconds": 300, "output_format": "markdown", "priority": 3,
-                    "depends_on": ["t1"], "tier": "strongest"}
+                    "depends_on": ["t1", "t0"], "tier": "strongest",
+                    "input_from": {"design": "t0"}}
     assert AgentTask.from_dict(data) == task
     assert AgentTask.from_dict(json.loads(json.dumps(data))) == task
 
@@ -249,3 +250,9 @@ def test_public_api_reexports_the_classes():
     assert ai_orchestrator.AgentTask is AgentTask
     assert ai_orchestrator.AgentResult is AgentResult
     assert ai_orchestrator.Attempt is Attempt
+
+
+def test_input_from_adds_its_sources_to_depends_on_once():
+    task = AgentTask("agent_design_reviewer", "Review", depends_on=["a", "b"],
+                     input_from={"definition": "b", "request": "c"})
+    assert task.depends_on == ["a", "b", "c"]
