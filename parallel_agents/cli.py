@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="definition files or folders (default: shipped + overlay + config)")
     _add_json(p)
 
-    from . import cli_run
+    from . import cli_host, cli_run
     cli_run.add_parsers(sub, _add_json)
+    cli_host.add_parsers(sub, _add_json)
     return parser
 
 
@@ -125,8 +126,10 @@ def cmd_validate(args, out) -> int:
 
 
 def _commands():
+    from .cli_host import COMMANDS as host_commands
     from .cli_run import COMMANDS as run_commands
-    return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands}
+    return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands,
+            **host_commands}
 
 
 # -- entry point -------------------------------------------------------------------------------

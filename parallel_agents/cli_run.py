@@ -102,17 +102,23 @@ def _preview(output) -> str:
     return " ".join(text.split())[:80]
 
 
+def single_task(args):
+    """The task of `--agent NAME --task TEXT [--input FILE]`, with the agent's own timeout."""
+    from .api import load_registry
+    from .cli import _read_input_file
+    from .tasks import AgentTask
+    if not args.task:
+        raise InputError("--agent needs --task", field="--task", fix='add --task "what to do"')
+    input_data = _read_input_file(args.input) if args.input else {}
+    definition = load_registry().get(args.agent)
+    return AgentTask(definition.name, args.task, input_data,
+                     timeout_seconds=definition.timeout_seconds or 120)
+
+
 def cmd_run(args, out) -> int:
     from .tasks import AgentTask
     if args.agent:
-        if not args.task:
-            raise InputError("--agent needs --task", field="--task", fix='add --task "what to do"')
-        from .cli import _read_input_file
-        input_data = _read_input_file(args.input) if args.input else {}
-        from .api import load_registry
-        definition = load_registry().get(args.agent)
-        tasks = [AgentTask(definition.name, args.task, input_data,
-                           timeout_seconds=definition.timeout_seconds or 120)]
+        tasks = [single_task(args)]
     else:
         if args.task or args.input:
             raise InputError("--task/--input go with --agent, not --tasks", field="--tasks",

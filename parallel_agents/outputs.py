@@ -18,6 +18,7 @@ text was not truncated, and the value parses and validates. Anything else is not
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -380,7 +381,11 @@ def _from_announce(text: str) -> Reply:
     if len(events) > 1:
         raise InputError(f"announce text holds {len(events)} completion events; expected one",
                          field="payload", fix="split it with parse_announce() and check each")
-    e = events[0]
+    return reply_from_event(events[0])
+
+
+def reply_from_event(e: "AnnounceEvent") -> Reply:
+    """The Reply carried by one parsed completion event (see parse_announce)."""
     return Reply(_answer_or_none(e.result), source="announce", status=e.status, error=e.error,
                  notes=(_ANNOUNCE_NOTE,) if e.escaped else (), label=e.task,
                  session_key=e.session_key)
@@ -420,6 +425,8 @@ def parse_announce(text: str) -> list[AnnounceEvent]:
         event, end = _parse_event(text, pos)
         events.append(event)
         pos = _find_event_start(text, end, first=False)
+        if pos is None:  # several whole context blocks pasted one after another
+            pos = _find_event_start(text, end, first=True)
     return events
 
 
@@ -743,6 +750,35 @@ def _cut(line: str) -> str:
     return line if len(line) <= _MAX_LINE else line[:_MAX_LINE - 1] + "…"
 
 
+# Compiled validators of schemas that passed check_schema, so a fan-out of N replies to one
+# agent checks its schema once instead of N times (check_schema is ~90% of a validation).
+# Keyed by the identity of the schema and registry objects; each entry keeps both alive (so an
+# id is never reused while cached) and a deep copy of the schema, compared on every hit, so a
+# schema mutated in place is checked and compiled again. Bounded: cleared when full.
+_VALIDATORS: dict[tuple[int, int], tuple] = {}
+_VALIDATORS_MAX = 256
+_EMPTY_REGISTRY = referencing.Registry()
+
+
+def _validator_for(schema: dict, registry) -> Draft202012Validator:
+    key = (id(schema), id(registry))
+    hit = _VALIDATORS.get(key)
+    if hit is not None and hit[0] is schema and hit[1] is registry and hit[2] == schema:
+        return hit[3]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as e:
+        raise DefinitionError(f"output_schema is not a valid JSON Schema: {e.message}",
+                              field="output_schema" + ("/" + _pointer(e.path) if e.path else ""),
+                              fix="correct the agent's output_schema") from None
+    validator = Draft202012Validator(schema, registry=registry if registry is not None
+                                     else _EMPTY_REGISTRY)
+    if len(_VALIDATORS) >= _VALIDATORS_MAX:
+        _VALIDATORS.clear()
+    _VALIDATORS[key] = (schema, registry, copy.deepcopy(schema), validator)
+    return validator
+
+
 def validate_output(value, schema: dict, *, registry: referencing.Registry | None = None
                     ) -> list[str]:
     """Validate `value` against a Draft 2020-12 `schema`; return sorted `path: message` lines.
@@ -752,14 +788,7 @@ def validate_output(value, schema: dict, *, registry: referencing.Registry | Non
     asserted (its result would depend on optional packages). A broken schema or an unresolvable
     `$ref` raises DefinitionError: re-asking the child cannot fix it.
     """
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as e:
-        raise DefinitionError(f"output_schema is not a valid JSON Schema: {e.message}",
-                              field="output_schema" + ("/" + _pointer(e.path) if e.path else ""),
-                              fix="correct the agent's output_schema") from None
-    validator = Draft202012Validator(schema, registry=registry if registry is not None
-                                     else referencing.Registry())
+    validator = _validator_for(schema, registry)
     try:
         errors = list(validator.iter_errors(value))
     except RecursionError:

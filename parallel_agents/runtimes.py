@@ -15,7 +15,8 @@ NO_RUNTIME_FIX = (
     "use one of: (1) run inside a runtime that provides a Python `tools` module with "
     "sessions_spawn; (2) set OPENCLAW_GATEWAY_URL and OPENCLAW_GATEWAY_TOKEN to drive an OpenClaw "
     "gateway over HTTP (its gateway.tools.allow must list sessions_spawn); (3) the simulated "
-    "runtime: RealAIParallelOrchestrator(runtime=\"simulated\"), `run --simulate`, or `demo`")
+    "runtime: RealAIParallelOrchestrator(runtime=\"simulated\"), `run --simulate`, or `demo`. "
+    "A host agent can also make the spawns itself: `plan`, then `check` (see SKILL.md)")
 
 
 def select_runtime(spec=None, *, registry=None):

@@ -544,3 +544,11 @@ def test_history_stop_reasons_mark_cut_or_failed_replies():
     assert checked.problems == ["child run did not finish (status: failed: 429 rate limited)"]
     done = dict(assistant(text_block("All good.")), stopReason="stop")
     assert check_reply(history(user("t"), done), output_format="markdown").ok
+
+
+def test_whole_context_blocks_pasted_one_after_another_are_all_found():
+    second = ANNOUNCE.replace("task: review-auth", "task: review-db")
+    events = parse_announce(ANNOUNCE + "\n\n" + second)
+    assert [e.task for e in events] == ["review-auth", "review-db"]
+    assert all(json.loads(e.result.strip("`json\n").replace("&lt;", "<").replace("&gt;", ">"))
+               == ANNOUNCE_VALUE for e in events)

@@ -1,0 +1,104 @@
+"""CLI for host-agent mode: `plan` prints the sessions_spawn calls to make, `check` validates
+the children's replies and prints what to do next (see hostmode.py)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .errors import InputError
+from .render import table, to_json
+
+SCRIPT = str(Path(__file__).resolve().parent.parent / "ai_orchestrator.py")
+
+
+def add_parsers(sub, add_json) -> None:
+    p = sub.add_parser("plan", help="host-agent mode: print the sessions_spawn calls to make")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--agent", help="agent type for a single task (with --task)")
+    what.add_argument("--tasks", type=Path, metavar="FILE", help="YAML/JSON file of tasks")
+    p.add_argument("--task", help="task description (with --agent)")
+    p.add_argument("--input", metavar="FILE", help="YAML/JSON input data (with --agent)")
+    p.add_argument("--collect", action="store_true",
+                   help="add Swarm collector fields (collect, outputSchema, groupId) to JSON tasks")
+    add_json(p)
+
+    p = sub.add_parser("check", help="host-agent mode: validate children's replies, get next spawns")
+    p.add_argument("--plan", required=True, metavar="PLAN_ID")
+    p.add_argument("--task", metavar="TASK_ID",
+                   help="the task a raw reply or sessions_history JSON belongs to")
+    p.add_argument("replies", nargs="*", type=Path, metavar="FILE",
+                   help="files with replies (completion events, raw text, sessions_history "
+                        "JSON); default: stdin when it is not a terminal")
+    add_json(p)
+
+
+def _tasks(args):
+    from .cli_run import single_task
+    if args.agent:
+        return [single_task(args)]
+    if args.task or args.input:
+        raise InputError("--task/--input go with --agent, not --tasks", field="--tasks",
+                         fix="put task text and input in the task file")
+    from .taskfile import load_tasks
+    return load_tasks(args.tasks)
+
+
+def _deps():
+    from .api import load_registry
+    from .config import load_config
+    return load_registry(), load_config()
+
+
+def _answer(plan, spawns, args, out, extra=None) -> int:
+    from .hostmode import INSTRUCTIONS
+    results = plan.status()
+    if plan.done:
+        nxt = "All done: every task is final. Read `results` (output of each task)."
+    else:
+        nxt = INSTRUCTIONS.format(script=SCRIPT, plan_id=plan.plan_id) if spawns else (
+            "Waiting for replies of the spawned tasks; pass them to check when they arrive.")
+    body = {"plan_id": plan.plan_id, "done": plan.done, "spawn": spawns, "results": results,
+            "next": nxt, **(extra or {})}
+    if args.json:
+        out(to_json(body))
+    else:
+        out(table([{"task": r["task_id"], "agent": r["agent_type"], "status": r["status"],
+                    "tier": r.get("tier") or "-", "attempts": len(r["attempts"]),
+                    "note": r.get("error") or ""} for r in results],
+                  ["task", "agent", "status", "tier", "attempts", "note"]))
+        out(f"\nplan {plan.plan_id}: {len(spawns)} spawn(s) to make.")
+        for s in spawns:
+            out(f"  sessions_spawn {s['args']['label']} ({s['agent_type']} on {s['tier']})")
+        out(("Use --json to get the exact arguments. " if spawns else "") + nxt)
+    failed = [r for r in results if r["status"] in ("failed", "timeout", "skipped")]
+    return 1 if plan.done and failed else 0
+
+
+def cmd_plan(args, out) -> int:
+    from .hostmode import HostPlan
+    registry, config = _deps()
+    plan = HostPlan.create(_tasks(args), registry, config, collect=args.collect)
+    return _answer(plan, plan.next_spawns(), args, out)
+
+
+def cmd_check(args, out) -> int:
+    from . import yamlio
+    from .hostmode import HostPlan, read_replies
+    registry, config = _deps()
+    plan = HostPlan.load(args.plan, registry, config)
+    texts = [(str(p), yamlio.read_text(p, shown=str(p), max_bytes=10 << 20)) for p in args.replies]
+    if not texts and not sys.stdin.isatty():
+        texts = [("stdin", sys.stdin.read())]
+    handled = []
+    for source, text in texts:
+        if not text.strip():
+            continue
+        for label, reply in read_replies(text, task_id=args.task):
+            state = plan.match(label, args.task)
+            step = plan.record(state, reply, label=label)
+            handled.append({"source": source, "task_id": state.task.task_id, "label": label,
+                            "step": step})
+    return _answer(plan, plan.next_spawns(), args, out, {"checked": handled})
+
+
+COMMANDS = {"plan": cmd_plan, "check": cmd_check}
