@@ -1,5 +1,6 @@
-"""CLI for host-agent mode: `plan` prints the sessions_spawn calls to make, `check` validates
-the children's replies and prints what to do next (see hostmode.py)."""
+"""CLI for using OpenClaw as it is: `plan` prints the sessions_spawn calls to make, `check`
+validates the children's replies and prints what to do next (see hostmode.py), `doctor` says
+what is ready and what to fix."""
 from __future__ import annotations
 
 import sys
@@ -29,6 +30,11 @@ def add_parsers(sub, add_json) -> None:
     p.add_argument("replies", nargs="*", type=Path, metavar="FILE",
                    help="files with replies (completion events, raw text, sessions_history "
                         "JSON); default: stdin when it is not a terminal")
+    add_json(p)
+
+    p = sub.add_parser("doctor", help="check Python, dependencies, agents, config and the gateway")
+    p.add_argument("--probe", action="store_true",
+                   help="also spawn one tiny run per model tier on the gateway")
     add_json(p)
 
 
@@ -101,4 +107,16 @@ def cmd_check(args, out) -> int:
     return _answer(plan, plan.next_spawns(), args, out, {"checked": handled})
 
 
-COMMANDS = {"plan": cmd_plan, "check": cmd_check}
+def cmd_doctor(args, out) -> int:
+    from .doctor import FAIL, run_checks
+    checks = run_checks(probe=args.probe)
+    ok = all(c.state != FAIL for c in checks)
+    if args.json:
+        out(to_json({"ok": ok, "checks": [c.to_dict() for c in checks]}))
+    else:
+        for check in checks:
+            out(check.line())
+    return 0 if ok else 1
+
+
+COMMANDS = {"plan": cmd_plan, "check": cmd_check, "doctor": cmd_doctor}

@@ -1,0 +1,189 @@
+"""`doctor`: is this machine ready? One check per line, each with the fix when it fails.
+
+Gateway checks run when OPENCLAW_GATEWAY_URL is set. Whether `sessions_spawn` is allowed over
+HTTP is asked without spawning anything: called with no arguments, an allowed sessions_spawn
+answers 400 ("task required") before it spawns, a disallowed one 404. Tier models are only
+tried with `--probe`, which spawns one tiny run per tier.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from dataclasses import asdict, dataclass
+
+OK, FAIL, SKIP = "ok", "fail", "skip"
+
+
+@dataclass
+class Check:
+    name: str
+    state: str          # ok | fail | skip
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        mark = {OK: "✓", FAIL: "✗", SKIP: "-"}[self.state]
+        return f"{mark} {self.name}: {self.detail}" + (f" (fix: {self.fix})" if self.fix else "")
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info >= (3, 10):
+        return Check("python", OK, f"{version} ({sys.executable})")
+    return Check("python", FAIL, f"{version} is older than 3.10", "install Python 3.10 or newer")
+
+
+def _dependencies() -> Check:
+    from .errors import EnvironmentProblem
+    from .deps import require
+    try:
+        yaml = require("yaml")
+        require("jsonschema")
+    except EnvironmentProblem as exc:
+        problem = exc.problems[0]
+        return Check("dependencies", FAIL, problem.message, problem.fix)
+    fast = "libyaml C loader" if getattr(yaml, "__with_libyaml__", False) else \
+        "pure-Python YAML loader (slower; libyaml not available)"
+    return Check("dependencies", OK, f"jsonschema and pyyaml present, {fast}")
+
+
+def _registry() -> tuple[Check, object]:
+    from .errors import ParallelAgentsError
+    from .registry import Registry
+    try:
+        registry = Registry.load(strict=False)
+    except ParallelAgentsError as exc:
+        return Check("agents", FAIL, str(exc.problems[0]), exc.problems[0].fix), None
+    if registry.problems:
+        return Check("agents", FAIL, f"{len(registry.problems)} problem(s), first: "
+                     f"{registry.problems[0]}", "run `python3 ai_orchestrator.py validate`"), registry
+    overlay = sum(1 for d in registry if d.origin == "overlay")
+    return Check("agents", OK, f"{len(registry)} agent types ({overlay} from your overlay folder)"), registry
+
+
+def _config() -> tuple[Check, object]:
+    from .config import load_config
+    from .errors import ParallelAgentsError
+    try:
+        config = load_config()
+    except ParallelAgentsError as exc:
+        return Check("config", FAIL, str(exc.problems[0]), "fix the file named above"), None
+    tiers = " → ".join(f"{t.name}={t.model or 'gateway default'}" for t in config.tiers)
+    return Check("config", OK, f"max_concurrent {config.max_concurrent}; tiers {tiers}"), config
+
+
+def _user_folder() -> Check:
+    from .paths import user_home
+    home = user_home()
+    if not home.exists():
+        parent = next((p for p in home.parents if p.exists()), None)
+        if parent is not None and os.access(parent, os.W_OK):
+            return Check("user folder", OK, f"{home} (created on first run)")
+        return Check("user folder", FAIL, f"{home} does not exist and cannot be created",
+                     "set PARALLEL_AGENTS_HOME to a writable folder")
+    if not os.access(home, os.W_OK):
+        return Check("user folder", FAIL, f"{home} is not writable", f"chmod u+w {home}")
+    return Check("user folder", OK, str(home))
+
+
+def _gateway_checks(config, *, probe: bool) -> list[Check]:
+    from .errors import ParallelAgentsError, ToolError
+    from .gateway import TOKEN_ENV, URL_ENV, GatewayToolCaller
+    url = os.environ.get(URL_ENV)
+    if not url:
+        return [Check("gateway", SKIP, f"{URL_ENV} not set: script mode needs a gateway or "
+                      "--simulate; host-agent mode (plan/check) needs none")]
+    try:
+        caller = GatewayToolCaller(url, os.environ.get(TOKEN_ENV), retries=1, timeout_s=10)
+    except ParallelAgentsError as exc:
+        return [Check("gateway", FAIL, exc.problems[0].message, exc.problems[0].fix)]
+    checks = []
+    try:
+        with urllib.request.urlopen(caller.base + "/health", timeout=10) as response:
+            health = json.loads(response.read() or b"{}")
+        checks.append(Check("gateway reachable", OK, f"{caller.base} ({health.get('status', 'up')})"))
+    except Exception as exc:  # any failure to reach it is the finding
+        return [Check("gateway reachable", FAIL, caller.redact(f"{caller.base}: {exc}"),
+                      "start it (`openclaw gateway run`) or fix " + URL_ENV)]
+    try:
+        caller.call("sessions_spawn", {})
+        checks.append(Check("sessions_spawn allowed", FAIL, "an empty spawn was accepted (unexpected)",
+                            "check that the URL is an OpenClaw gateway"))
+    except ToolError as exc:
+        if "(400)" in exc.message:
+            checks.append(Check("token accepted", OK, "the gateway accepted the token"))
+            checks.append(Check("sessions_spawn allowed", OK, "reachable over HTTP"))
+        else:
+            name = "token accepted" if "(401)" in exc.message else "sessions_spawn allowed"
+            checks.append(Check(name, FAIL, exc.message, exc.fix))
+            return checks
+    probes = (("subagents", {"action": "list"}, "status, wait and cancel of runs"),
+              ("sessions_history", {"sessionKey": "agent:main:subagent:doctor-probe"},
+               "reading the replies of plain runs"),
+              ("agents_wait", {"ids": ["doctor-probe"], "timeoutSeconds": 0},
+               "collector runs (Swarm), with token usage"))
+    for tool, args, why in probes:  # harmless: unknown ids get a "not found" result
+        try:
+            caller.call(tool, args)
+            checks.append(Check(f"{tool} tool", OK, f"available ({why})"))
+        except ToolError as exc:
+            if "(400)" in exc.message:  # the tool exists; it only disliked the probe
+                checks.append(Check(f"{tool} tool", OK, f"available ({why})"))
+            else:  # optional on its own: the runtime uses what there is
+                checks.append(Check(f"{tool} tool", SKIP, f"not offered over HTTP, so no {why}",
+                                    exc.fix))
+    offered = {c.name.split()[0] for c in checks if c.state == OK}
+    if not offered & {"sessions_history", "agents_wait"}:
+        checks.append(Check("results readable", FAIL, "neither sessions_history nor agents_wait "
+                            "is offered, so no reply can be collected",
+                            "allow sessions_history (or agents_wait) for HTTP callers"))
+    if config is not None:
+        checks += _tier_checks(caller, config, probe=probe)
+        checks.append(Check("limits", OK if config.max_concurrent <= 8 else FAIL,
+                            f"max_concurrent {config.max_concurrent}; the gateway runs "
+                            "agents.defaults.subagents.maxConcurrent children at once (default 8) "
+                            "and refuses more than maxChildrenPerAgent active ones (default 5), "
+                            "which this skill treats as back-pressure",
+                            None if config.max_concurrent <= 8 else
+                            "lower max_concurrent to the gateway's subagents.maxConcurrent"))
+    return checks
+
+
+def _tier_checks(caller, config, *, probe: bool) -> list[Check]:
+    from .errors import ToolError
+    from .runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
+    if not probe:
+        return [Check("tier models", SKIP, "use --probe to spawn one tiny run per tier")]
+    runtime = OpenClawRuntime(caller, collection="history")
+    checks = []
+    for tier in config.tiers:
+        request = SpawnRequest(task="Reply with the single word OK.", label=f"doctor-{tier.name}",
+                               task_name="doctor_probe", model=tier.model, run_timeout_seconds=60)
+        try:
+            receipt = runtime.spawn(request)
+            outcomes = runtime.wait([receipt.run_id], 60)
+            state = outcomes[0].status if outcomes else "still running after 60s"
+            good = state == "ok"
+            checks.append(Check(f"tier {tier.name}", OK if good else FAIL,
+                                f"{tier.model or 'gateway default'}: run {state}",
+                                None if good else "check the model's provider credentials"))
+        except (SpawnRefused, ToolError) as exc:
+            checks.append(Check(f"tier {tier.name}", FAIL, f"{tier.model}: {exc}",
+                                "set a model the gateway allows for this tier in config.yaml"))
+    return checks
+
+
+def run_checks(*, probe: bool = False) -> list[Check]:
+    checks = [_python(), _dependencies()]
+    if checks[-1].state == FAIL:
+        return checks
+    registry_check, _ = _registry()
+    config_check, config = _config()
+    checks += [registry_check, config_check, _user_folder()]
+    checks += _gateway_checks(config, probe=probe)
+    return checks
