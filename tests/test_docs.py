@@ -14,15 +14,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import yaml
+from gateway_process import fake_gateway
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = ["SKILL.md", "README.md", "USAGE-GUIDE.md", "examples/README.md", "agents/README.md"]
@@ -73,24 +72,10 @@ def test_python_block_runs(doc, line, lang, code, tmp_path):
 
 
 @pytest.fixture
-def fake_gateway(tmp_path):
+def gateway_env(tmp_path):
     """A fake OpenClaw gateway process on loopback; yields the env that points at it."""
-    from parallel_agents.config import load_config
-    models = ",".join(t.model for t in load_config(user=False).tiers if t.model)
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_gateway.py"),
-                             "--token", "docs-token", "--port-file", str(port_file),
-                             "--models", models], start_new_session=True)
-    try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists():
-            assert time.monotonic() < deadline, "fake gateway did not start"
-            time.sleep(0.05)
-        yield {"OPENCLAW_GATEWAY_URL": f"http://127.0.0.1:{port_file.read_text()}",
-               "OPENCLAW_GATEWAY_TOKEN": "docs-token"}
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    with fake_gateway(tmp_path) as env:
+        yield env
 
 
 @pytest.mark.parametrize("doc,line,lang,code", [p for p in BLOCKS if p.values[2] == "bash"])
@@ -101,7 +86,7 @@ def test_bash_block_runs(doc, line, lang, code, tmp_path, request):
         assert SUITE_COMMAND in ln
         assert SUITE_COMMAND in (REPO / ".ci" / "run").read_text()
     script = "\n".join(["set -euo pipefail"] + [ln for ln in lines if ln not in suite])
-    extra = request.getfixturevalue("fake_gateway") if "# needs: gateway" in code else {}
+    extra = request.getfixturevalue("gateway_env") if "# needs: gateway" in code else {}
     env = _env(tmp_path / "home", extra)
     assert _python3_on_path_is_this_interpreter(env)
     done = subprocess.run(["bash", "-c", script], cwd=REPO, env=env, capture_output=True,
