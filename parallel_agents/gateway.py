@@ -88,11 +88,12 @@ class GatewayToolCaller:
         if self.session_key:
             body["sessionKey"] = self.session_key
         data = json.dumps(body).encode()
+        timeout = self.timeout_s + _blocks_for(tool, args)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._post(tool, data)
+                return self._post(tool, data, timeout)
             except ToolError as exc:
                 if not exc.retryable:
                     raise
@@ -103,18 +104,18 @@ class GatewayToolCaller:
                 log.debug("retrying %s after %s: %s", tool, delay, exc.message)
                 time.sleep(getattr(exc, "retry_after", None) or delay)
 
-    def _post(self, tool: str, data: bytes) -> dict:
+    def _post(self, tool: str, data: bytes, timeout: float) -> dict:
         request = urllib.request.Request(self.url, data=data, method="POST", headers={
             "Authorization": f"Bearer {self._token}", "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             raise self._http_error(tool, exc) from None
         except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise ToolError(f"gateway did not answer within {self.timeout_s:.0f}s", tool=tool,
+                raise ToolError(f"gateway did not answer within {timeout:g}s", tool=tool,
                                 retryable=True, fix="check the gateway's load, or raise the timeout") from None
             error = ToolError(self.redact(f"gateway not reachable at {self.base}: {reason}"), tool=tool,
                               retryable=True, fix="start it (`openclaw gateway run`) or fix "
@@ -162,6 +163,15 @@ class GatewayToolCaller:
             return error
         return ToolError(f"unexpected gateway status {code}: {message}", tool=tool,
                          fix="see the gateway log")
+
+
+def _blocks_for(tool: str, args: dict) -> float:
+    """Seconds a waiting tool may legitimately hold the request open on the gateway (its
+    timeoutSeconds, default 30): the HTTP read timeout comes on top of that."""
+    if tool != "agents_wait" and not (tool == "subagents" and (args or {}).get("action") == "wait"):
+        return 0.0
+    wait = (args or {}).get("timeoutSeconds", 30)
+    return float(wait) if isinstance(wait, (int, float)) and not isinstance(wait, bool) and wait > 0 else 0.0
 
 
 def _message(payload) -> str:

@@ -6,6 +6,8 @@ Argument names of the old helpers are accepted (`max_retries`, `timeout`, `model
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .config import Tier, load_config
 from .definitions import AgentDefinition
 from .errors import InputError
@@ -77,6 +79,9 @@ def spawn_parallel_with_retry(tasks, *, max_retries: int | None = None, timeout:
     """Run many tasks with retries and escalation; one AgentResult per task, in order."""
     prepared = [_as_task(t, agent_type, timeout) for t in tasks]
     orch = _orchestrator(runtime, max_concurrent, models, use_hierarchy, max_retries, **kwargs)
+    if models or not use_hierarchy:  # a ladder of our own: agents' tier names are not on it
+        names = orch.config.tier_names
+        prepared = [t if t.tier in names else replace(t, tier=names[0]) for t in prepared]
     return orch.run_parallel(prepared)
 
 

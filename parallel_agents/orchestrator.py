@@ -135,6 +135,20 @@ class RealAIParallelOrchestrator:
     def run_task(self, task: AgentTask) -> AgentResult:
         return self.run_parallel([task])[0]
 
+    # -- workflows (parallel_agents/refinement.py, planning.py) ---------------------------------
+    def run_iterative_refinement(self, agents_to_refine, target_score: float = 8.5,
+                                 max_rounds: int = 3):
+        """Creator -> reviewer -> refiner -> reviewer ... per agent, all agents in parallel, until
+        target_score, max_rounds or no improvement. list[RefinementResult], in the order given."""
+        from .refinement import run_iterative_refinement
+        return run_iterative_refinement(self, agents_to_refine, target_score, max_rounds)
+
+    def orchestrate(self, goal: str, **options):
+        """agent_orchestrator plans the goal, the plan runs, a documentation_writer merges the
+        results. Options: see parallel_agents.planning.orchestrate. -> OrchestrationResult"""
+        from .planning import orchestrate
+        return orchestrate(self, goal, **options)
+
     def resume(self, run_id: str) -> list[AgentResult]:
         """Finish a run from its journal: finished tasks keep their results, accepted attempts
         are collected (not spawned again), the rest run."""
@@ -175,6 +189,8 @@ def restore_state(records: list[dict], runtime) -> dict:
             if s["live"] and s["live"]["attempt"]["number"] == r["attempt"]["number"]:
                 s["live"] = None
             s["intent"] = None
+        elif r["type"] == "escalated":
+            s["tier_index"] = r["tier_index"]
         elif r["type"] == "task_finished":
             s["result"] = r["result"]
     for s in state.values():

@@ -131,6 +131,12 @@ class Scheduler:
                 raise InputError(f"input_data of task {task.task_id} is {size} bytes, over the "
                                  f"{self.max_input_bytes}-byte limit", field="input_data",
                                  fix="send a summary or a path instead, or raise max_input_bytes")
+            try:  # what would only fail at spawn time (empty text, data JSON cannot carry) fails now
+                build_prompt(d, task.task_description, task.input_data, output_format=fmt)
+            except InputError as exc:
+                problem = exc.problems[0]
+                raise InputError(f"task {task.task_id}: {problem.message}", field=problem.field,
+                                 fix=problem.fix) from None
             for dep in task.depends_on:
                 if dep not in known:
                     raise InputError(f"task {task.task_id} depends on unknown task {dep!r}",

@@ -58,7 +58,8 @@ def load_tasks(path: Path, *, max_bytes: int = 5_000_000) -> list[AgentTask]:
                                         "write task ids as strings"))
                 continue
             fields[name] = value
-        missing = [k for k in REQUIRED if not fields.get(k)]
+        given = {ALIASES.get(key, key) for key in item}  # a wrong-typed key is reported once, above
+        missing = [k for k in REQUIRED if not fields.get(k) and (k not in given or k in fields)]
         for k in missing:
             short = {v: k2 for k2, v in ALIASES.items()}[k]
             problems.append(Problem(f"missing {short!r}", shown, line, f"tasks[{i}]", f"add `{short}: ...`"))

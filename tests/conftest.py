@@ -7,6 +7,9 @@
 - `cli(*args)` is the in-process variant (parallel_agents.cli.main + capsys): same triple, faster.
 - `write_definition(folder, name, **fields)` writes a valid definition file (fields override).
 - `warm_cache` (opt-in) seeds the home with the validation cache of the shipped definitions.
+- `fast_config` is the shipped config with retry back-off in milliseconds (engine tests).
+- `start_fake_gateway(token, *args)` starts tests/fake_gateway.py in its own process group and
+  kills it when the test ends; the handle has `url`, `token`, `env()` and `runs()`.
 """
 from __future__ import annotations
 
