@@ -97,6 +97,8 @@ class GatewayToolCaller:
             except ToolError as exc:
                 if not exc.retryable:
                     raise
+                if tool == "sessions_spawn" and not getattr(exc, "unreachable", False):
+                    raise  # it may have been accepted: never send a spawn twice blindly
                 if attempt >= self.retries:
                     exc.fatal = exc.fatal or getattr(exc, "unreachable", False)
                     raise

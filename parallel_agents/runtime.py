@@ -183,6 +183,17 @@ def make_task_name(text: str, suffix: str = "") -> str:
     return "task-" + name[:59] if name in _RESERVED_TASK_NAMES else name
 
 
+@dataclass(frozen=True)
+class FoundRun:
+    """A run found by its label (see OpenClawRuntime.find_by_label)."""
+
+    run_id: str
+    session_key: str | None
+    model: str | None
+    timeout: int | None
+    accepted_at: float  # wall-clock seconds
+
+
 # -- runtime --------------------------------------------------------------------------------
 class _Run:
     __slots__ = ("run_id", "session_key", "label", "collect", "resolved_model", "spawned_at",
@@ -265,7 +276,8 @@ class OpenClawRuntime:
             self.calls[tool] += 1
             if "action" in args:
                 self.calls[f"{tool}.{args['action']}"] += 1
-        log.debug("call %s %s", tool, {k: v for k, v in args.items() if k != "task"})
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call %s %s", tool, {k: v for k, v in args.items() if k != "task"})
         result = self.caller.call(tool, args)
         if not isinstance(result, dict):
             raise ToolError(f"returned {type(result).__name__}, expected an object", tool=tool)
@@ -337,6 +349,13 @@ class OpenClawRuntime:
         except ToolError as exc:  # thrown input errors are permanent; transport errors are not
             if exc.fatal:  # no spawn can succeed until a person fixes it: stop the run
                 raise
+            if exc.retryable and not getattr(exc, "unreachable", False):
+                # the request may have been accepted before the answer was lost: adopt that run
+                found = self.find_by_label(req.label)
+                if found is not None:
+                    log.debug("adopted run %s of an unanswered spawn %s", found.run_id, req.label)
+                    return Receipt(found.run_id, found.session_key, found.model or req.model,
+                                   {"status": "accepted", "runId": found.run_id, "adopted": True})
             kind = "transient" if exc.retryable else \
                 ("backpressure" if classify_refusal("error", exc.message) == "backpressure" else "permanent")
             raise SpawnRefused(exc.message, kind) from exc
@@ -363,16 +382,27 @@ class OpenClawRuntime:
         if not ids:
             return []
         deadline = time.monotonic() + max(0.0, float(timeout_s))
-        runs = [self._track(r) for r in ids]
+        with self._lock:  # _track for every id, under one acquisition
+            known = self._runs
+            runs = [known.get(r) or known.setdefault(r, _Run(r)) for r in ids]
         done = [r.outcome for r in runs if r.outcome is not None]
         if done:
             return done
         backoff = _Backoff()
         while True:
             started = time.monotonic()
-            pending = [r for r in runs if r.outcome is None]
-            collectors = [r for r in pending if r.collect and not r.via_history and self._can("agents_wait")]
-            plain = [r for r in pending if r not in collectors]
+            collectors, plain = [], []
+            can_wait = None  # asked at most once a round, and only when a collector is pending
+            for r in runs:
+                if r.outcome is not None:
+                    continue
+                if r.collect and not r.via_history:
+                    if can_wait is None:
+                        can_wait = self._can("agents_wait")
+                    if can_wait:
+                        collectors.append(r)
+                        continue
+                plain.append(r)
             mixed = bool(collectors) and bool(plain)
             remaining = deadline - started
             if collectors:
@@ -429,6 +459,26 @@ class OpenClawRuntime:
                           model=run.resolved_model, error=error)
 
     # -- plain runs: status from subagents, reply from sessions_history -------------------
+    def find_by_label(self, label: str) -> "FoundRun | None":
+        """The run that a spawn with this (unique) label started, if the gateway lists exactly
+        one: how a spawn whose answer was lost (a crash, an HTTP timeout after the gateway
+        accepted it) is adopted instead of spawned twice."""
+        snapshot = self._list()
+        if snapshot is None:
+            return None
+        views = [v for v in (snapshot.get("active") or []) + (snapshot.get("recent") or [])
+                 if isinstance(v, dict) and (v.get("label") or "").strip() == label.strip()]
+        if len({v.get("runId") for v in views}) != 1 or not views[0].get("runId"):
+            return None
+        view = views[0]
+        run = self._track(view["runId"])
+        run.label = label
+        run.session_key = run.session_key or view.get("sessionKey")
+        run.resolved_model = run.resolved_model or view.get("model")
+        started = view.get("startedAt")
+        accepted_at = started / 1000 if isinstance(started, (int, float)) and started > 1e11 else time.time()
+        return FoundRun(run.run_id, run.session_key, run.resolved_model, None, accepted_at)
+
     def _list(self) -> dict | None:
         result = self._soft_call("subagents", {"action": "list"})
         if result is None or result.get("status") not in (None, "ok"):

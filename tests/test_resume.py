@@ -119,9 +119,6 @@ def test_resume_of_a_journal_without_a_start_record_is_an_input_error(fast_confi
         orchestrator(FakeOpenClaw(), fast_config, tmp_path).resume("empty-run")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: OpenClawRuntime has no find_by_label, so restore_state "
-                   "cannot find a run the gateway accepted after the spawn_intent record but before "
-                   "spawn_accepted was written; resume spawns that label a second time")
 def test_resume_finds_a_run_accepted_just_before_the_crash(fast_config, tmp_path):
     fake = FakeOpenClaw(models=MODELS)
     tasks = [AgentTask(WRITER, sim(latency=0.05, reply=valid_output(WRITER)), task_id="only")]
@@ -133,6 +130,21 @@ def test_resume_finds_a_run_accepted_just_before_the_crash(fast_config, tmp_path
     [result] = orchestrator(fake, fast_config, tmp_path).resume("torn-run")
 
     assert result.status == "completed"
+    assert [r["label"] for r in fake.runs()] == ["only#1"]
+
+
+def test_a_spawn_whose_answer_is_lost_is_adopted_not_sent_twice(fast_config, tmp_path):
+    """The gateway accepts the spawn, then the HTTP answer times out: the runtime finds the run
+    by its unique label instead of spawning a second child."""
+    fake = FakeOpenClaw(models=MODELS)
+    lost = ToolError("gateway did not answer within 30s", tool="sessions_spawn", retryable=True,
+                     fix="check the gateway's load")
+    caller = FailingCaller(fake, "sessions_spawn", 1, lost, after_forwarding=True)
+    tasks = [AgentTask(WRITER, sim(latency=0.05, reply=valid_output(WRITER)), task_id="only")]
+
+    [result] = orchestrator(caller, fast_config, tmp_path).run_parallel(tasks)
+
+    assert result.status == "completed" and len(result.attempts) == 1
     assert [r["label"] for r in fake.runs()] == ["only#1"]
 
 
