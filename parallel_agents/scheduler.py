@@ -22,11 +22,12 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from . import outputs
+from . import outputs, policy
 from .costs import PriceTable
 from .definitions import AgentDefinition, schema_registry
 from .errors import InputError, RunAborted, ToolError
 from .events import Emitter, Event
+from .graph import reject_cycles
 from .journal import Journal
 from .ladder import Ladder
 from .prompts import build_prompt
@@ -148,25 +149,7 @@ class Scheduler:
                                                 waiting_on=set(task.depends_on))
             for dep in task.depends_on:
                 self._dependents.setdefault(dep, []).append(task.task_id)
-        self._reject_cycles()
-
-    def _reject_cycles(self) -> None:
-        state = {}  # 1 = visiting, 2 = done
-
-        def visit(tid, path):
-            if state.get(tid) == 2:
-                return
-            if state.get(tid) == 1:
-                cycle = path[path.index(tid):] + [tid]
-                raise InputError("depends_on has a cycle: " + " -> ".join(cycle),
-                                 field="depends_on", fix="remove one dependency of the cycle")
-            state[tid] = 1
-            for dep in self._states[tid].task.depends_on:
-                visit(dep, path + [tid])
-            state[tid] = 2
-
-        for tid in self._states:
-            visit(tid, [])
+        reject_cycles({tid: st.task.depends_on for tid, st in self._states.items()})
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, tasks: list[AgentTask], *, restored: dict | None = None) -> list[AgentResult]:
@@ -373,7 +356,11 @@ class Scheduler:
             attempt = self._close_attempt(st, "invalid", error="; ".join(problems[:3]),
                                           usage=outcome.usage, model=outcome.model)
             st.live = None
-            if not checked.ok and self.retry.reask_invalid and not st.reasked:
+            step = policy.next_step("invalid" if not checked.ok else "rejected",
+                                    reasked_on_tier=st.reasked,
+                                    reask_enabled=self.retry.reask_invalid,
+                                    has_next_tier=self.ladder.has_next(st.tier_index))
+            if step == policy.REASK:
                 st.reasked, st.reask_hint = True, checked.retry_hint
                 self.emit(Event("reasked", tid, name, attempt.number, attempt.tier, attempt.model,
                                 message=attempt.error))
