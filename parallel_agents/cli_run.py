@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .errors import InputError
@@ -16,10 +17,12 @@ DEMO_CODE = '''def average(values):
 
 
 def add_parsers(sub, add_json) -> None:
-    p = sub.add_parser("run", help="run agents (one task, a task file)")
+    p = sub.add_parser("run", help="run agents (one task, a task file, a team or a goal)")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--agent", help="agent type for a single task (with --task)")
     what.add_argument("--tasks", type=Path, metavar="FILE", help="YAML/JSON file of tasks")
+    from .cli_workflows import add_run_options
+    add_run_options(p, what)  # --team, --goal and their options
     p.add_argument("--task", help="task description (with --agent)")
     p.add_argument("--input", metavar="FILE", help="YAML/JSON input data (with --agent)")
     _runtime_args(p)
@@ -82,6 +85,8 @@ def _report(orch, progress, args, out) -> int:
             f"{report.wall_seconds:.1f}s; {calls} runtime calls")
         if report.unpriced_models:
             out("no price in config for: " + ", ".join(report.unpriced_models))
+    for note in report.runtime_notes:  # what the runtime lacks: on stderr, even with --json
+        print(f"note: {note}", file=sys.stderr)
     return 0 if all(r.ok for r in report.results) else 1
 
 
@@ -117,6 +122,9 @@ def single_task(args):
 
 def cmd_run(args, out) -> int:
     from .tasks import AgentTask
+    if args.team or args.goal:
+        from .cli_workflows import cmd_run_workflow
+        return cmd_run_workflow(args, out)
     if args.agent:
         tasks = [single_task(args)]
     else:
@@ -149,12 +157,21 @@ def cmd_demo(args, out) -> int:
     if not args.json:
         out("Demo on the simulated runtime: 10 agents (5 writers, 5 reviewers), "
             f"max_concurrent {args.max_concurrent}. Outputs are [simulated]; the cheapest tier "
-            "sometimes replies with invalid JSON, so you can watch re-asks and escalation.\n")
+            "sometimes replies with invalid JSON, so you can watch re-asks and escalation. "
+            "Then a refinement loop: an agent designed, reviewed and refined until it scores 8.5.\n")
     args.simulate = True
     tasks = demo_tasks()
     orch, progress = _orchestrator(args, len(tasks))
     orch.run_parallel(tasks)
-    return _report(orch, progress, args, out)
+    from .cli_workflows import demo_refinement
+    if args.json:  # one document: the run's report with the refinement loop in it
+        progress.close()
+        report = orch.last_run
+        out(to_json({**report.to_dict(), "refinement": demo_refinement(args, None)}))
+        return 0 if all(r.ok for r in report.results) else 1
+    code = _report(orch, progress, args, out)
+    demo_refinement(args, out)
+    return code
 
 
 def cmd_runs(args, out) -> int:

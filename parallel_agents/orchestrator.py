@@ -30,6 +30,7 @@ class RunReport:
     peak_in_flight: int
     cost_usd: float
     unpriced_models: list[str] = field(default_factory=list)
+    runtime_notes: list[str] = field(default_factory=list)   # what the runtime lacks, and its cost
 
     @property
     def counts(self) -> dict:
@@ -42,6 +43,7 @@ class RunReport:
         return {"run_id": self.run_id, "counts": self.counts, "cost_usd": round(self.cost_usd, 6),
                 "wall_seconds": round(self.wall_seconds, 3), "runtime_calls": self.runtime_calls,
                 "peak_in_flight": self.peak_in_flight, "unpriced_models": self.unpriced_models,
+                "runtime_notes": self.runtime_notes,
                 "results": [r.to_dict() for r in self.results]}
 
 
@@ -129,7 +131,8 @@ class RealAIParallelOrchestrator:
         self.last_run = RunReport(journal.run_id, results, time.monotonic() - started,
                                   {k: v for k, v in calls.items() if v}, scheduler.peak_in_flight,
                                   sum(r.cost_usd for r in results),
-                                  sorted(scheduler.prices.unpriced))
+                                  sorted(scheduler.prices.unpriced),
+                                  list(getattr(self.runtime, "missing_capabilities", list)()))
         return results
 
     def run_task(self, task: AgentTask) -> AgentResult:

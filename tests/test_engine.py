@@ -675,3 +675,19 @@ def test_non_fatal_thrown_spawn_error_is_a_permanent_refusal_not_an_abort(fast_c
 
     assert [(a.tier, a.status) for a in result.attempts] == [("fast", "refused"), ("balanced", "ok")]
     assert result.attempts[0].error == "task required"
+
+
+def test_a_tools_module_without_agents_wait_and_subagents_is_named_in_the_report(fast_config, tmp_path):
+    """An injected `tools` module is used as it is; what it lacks is said, with its cost."""
+    import types
+    fake = new_fake()
+    module = types.SimpleNamespace(
+        sessions_spawn=lambda **kw: fake.call("sessions_spawn", kw),
+        sessions_history=lambda **kw: fake.call("sessions_history", kw))
+    orch = RealAIParallelOrchestrator(2, runtime=module, config=fast_config,
+                                      runs_folder=tmp_path / "runs", seed=1)
+    [result] = orch.run_parallel([AgentTask(WRITER, sim(latency=0.01, reply=valid_output(WRITER)))])
+    assert result.status == "completed"
+    notes = " ".join(orch.last_run.runtime_notes)
+    assert "no agents_wait tool" in notes and "no subagents tool" in notes
+    assert orch.last_run.to_dict()["runtime_notes"] == orch.last_run.runtime_notes
