@@ -4,13 +4,12 @@ turns its typed errors into one line each (file:line: field: message (fix: ...))
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import ParallelAgentsError, Problem
+from .errors import ParallelAgentsError
 from .render import table, to_json
 
 SAMPLE_TASK = "Sample task: show how you would handle a typical request in your area."
@@ -51,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_host, cli_run
     cli_run.add_parsers(sub, _add_json)
     cli_host.add_parsers(sub, _add_json)
+    from . import cli_workflows
+    cli_workflows.add_parsers(sub, _add_json)
     return parser
 
 
@@ -128,8 +129,9 @@ def cmd_validate(args, out) -> int:
 def _commands():
     from .cli_host import COMMANDS as host_commands
     from .cli_run import COMMANDS as run_commands
+    from .cli_workflows import COMMANDS as workflow_commands
     return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands,
-            **host_commands}
+            **host_commands, **workflow_commands}
 
 
 # -- entry point -------------------------------------------------------------------------------

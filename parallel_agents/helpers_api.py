@@ -38,7 +38,6 @@ def _as_task(task, agent_type: str | None, timeout: int | None) -> AgentTask:
 
 def _orchestrator(runtime, max_concurrent, models, use_hierarchy, retries, **kwargs):
     from .orchestrator import RealAIParallelOrchestrator
-    from .registry import Registry
     config = load_config()
     data = dict(config.data)
     if models:

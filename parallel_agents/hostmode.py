@@ -23,12 +23,12 @@ from . import outputs, policy
 from .config import Config
 from .definitions import schema_registry
 from .errors import InputError
-from .graph import reject_cycles
 from .journal import Journal, new_run_id, read_records
 from .ladder import Ladder
 from .prompts import build_prompt
 from .registry import Registry
-from .tasks import OUTPUT_FORMATS, AgentTask
+from .taskcheck import prepare_tasks
+from .tasks import AgentTask
 
 INSTRUCTIONS = (
     "Call sessions_spawn once for each entry of `spawn`, with exactly its `args`, all in this "
@@ -63,24 +63,14 @@ class HostPlan:
         self.journal = journal
         self.collect = collect
         self.order = [t.task_id for t in tasks]
-        self.tasks: dict[str, _Task] = {}
-        known = set(self.order)
-        if len(known) != len(self.order):
-            raise InputError("task ids must be unique", field="task_id", fix="give each task its own id")
-        for t in tasks:
-            d = registry.get(t.agent_type)
-            fmt = t.output_format or d.output_format
-            if fmt not in OUTPUT_FORMATS:
-                raise InputError(f"unknown output_format {fmt!r}", field="output_format",
-                                 fix="use one of: " + ", ".join(OUTPUT_FORMATS))
-            for dep in t.depends_on:
-                if dep not in known:
-                    raise InputError(f"task {t.task_id} depends on unknown task {dep!r}",
-                                     field="depends_on", fix="use the id of a task in this plan")
-            timeout = int(t.timeout_seconds or d.timeout_seconds or config.default_timeout_seconds)
-            start = self.ladder.start(task_tier=t.tier, agent_tier=d.tier)
-            self.tasks[t.task_id] = _Task(t, d, fmt, timeout, start)
-        reject_cycles({tid: s.task.depends_on for tid, s in self.tasks.items()})
+        definitions = {t.task_id: registry.get(t.agent_type) for t in tasks}
+        prepared = prepare_tasks(tasks, definitions, ladder=self.ladder,
+                                 default_timeout=config.default_timeout_seconds,
+                                 max_input_bytes=config.max_input_bytes)
+        self.tasks: dict[str, _Task] = {
+            t.task_id: _Task(t, definitions[t.task_id], prepared[t.task_id].fmt,
+                             prepared[t.task_id].timeout, prepared[t.task_id].tier_index)
+            for t in tasks}
 
     # -- journal ---------------------------------------------------------------------------------
     @classmethod

@@ -16,7 +16,6 @@ from .costs import PriceTable
 from .events import Emitter
 from .journal import Journal, new_run_id, read_records
 from .ladder import Ladder
-from .paths import runs_dir
 from .scheduler import RetryPolicy, Scheduler
 from .tasks import AgentResult, AgentTask
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import heapq
-import json
 import random
 import re
 import time
@@ -27,12 +26,12 @@ from .costs import PriceTable
 from .definitions import AgentDefinition, schema_registry
 from .errors import InputError, RunAborted, ToolError
 from .events import Emitter, Event
-from .graph import reject_cycles
 from .journal import Journal
 from .ladder import Ladder
 from .prompts import build_prompt
 from .runtime import SpawnRefused, SpawnRequest
-from .tasks import OUTPUT_FORMATS, AgentResult, AgentTask, Attempt
+from .taskcheck import prepare_tasks
+from .tasks import AgentResult, AgentTask, Attempt
 
 MAX_IDLE_REFUSALS = 20
 TRANSIENT_RUN_ERRORS = re.compile(
@@ -112,44 +111,16 @@ class Scheduler:
 
     # -- preparation: everything that can be wrong is found before anything spawns ------------
     def prepare(self, tasks: list[AgentTask], definitions: dict[str, AgentDefinition]) -> None:
-        ids = [t.task_id for t in tasks]
-        dupes = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
-        if dupes:
-            raise InputError(f"task ids must be unique; repeated: {', '.join(dupes[:5])}",
-                             field="task_id", fix="give each task its own task_id")
-        known = set(ids)
+        prepared = prepare_tasks(tasks, definitions, ladder=self.ladder,
+                                 default_timeout=self.default_timeout,
+                                 max_input_bytes=self.max_input_bytes)
         for order, task in enumerate(tasks):
-            d = definitions[task.task_id]
-            fmt = task.output_format or d.output_format
-            if fmt not in OUTPUT_FORMATS:
-                raise InputError(f"unknown output_format {fmt!r} for task {task.task_id}",
-                                 field="output_format", fix="use one of: " + ", ".join(OUTPUT_FORMATS))
-            if fmt == "json" and not d.output_schema:
-                raise InputError(f"agent {d.name!r} has no output_schema, so it cannot return json",
-                                 field="output_format", fix="use markdown, code or text for this agent")
-            size = len(json.dumps(task.input_data, default=str).encode())
-            if size > self.max_input_bytes:
-                raise InputError(f"input_data of task {task.task_id} is {size} bytes, over the "
-                                 f"{self.max_input_bytes}-byte limit", field="input_data",
-                                 fix="send a summary or a path instead, or raise max_input_bytes")
-            try:  # what would only fail at spawn time (empty text, data JSON cannot carry) fails now
-                build_prompt(d, task.task_description, task.input_data, output_format=fmt)
-            except InputError as exc:
-                problem = exc.problems[0]
-                raise InputError(f"task {task.task_id}: {problem.message}", field=problem.field,
-                                 fix=problem.fix) from None
-            for dep in task.depends_on:
-                if dep not in known:
-                    raise InputError(f"task {task.task_id} depends on unknown task {dep!r}",
-                                     field="depends_on", fix="use the task_id of a task in this run")
-            timeout = int(task.timeout_seconds or d.timeout_seconds or self.default_timeout)
-            start = self.ladder.start(task_tier=task.tier, agent_tier=d.tier)
+            d, p = definitions[task.task_id], prepared[task.task_id]
             result = AgentResult(task_id=task.task_id, agent_type=d.name)
-            self._states[task.task_id] = _State(task, d, result, order, start, fmt, timeout,
-                                                waiting_on=set(task.depends_on))
+            self._states[task.task_id] = _State(task, d, result, order, p.tier_index, p.fmt,
+                                                p.timeout, waiting_on=set(task.depends_on))
             for dep in task.depends_on:
                 self._dependents.setdefault(dep, []).append(task.task_id)
-        reject_cycles({tid: st.task.depends_on for tid, st in self._states.items()})
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, tasks: list[AgentTask], *, restored: dict | None = None) -> list[AgentResult]:
