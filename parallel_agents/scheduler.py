@@ -108,6 +108,7 @@ class Scheduler:
         self._delayed: list = []
         self._in_flight: dict[str, _State] = {}
         self._dependents: dict[str, list[str]] = {}
+        self._window = max_concurrent
 
     # -- preparation: everything that can be wrong is found before anything spawns ------------
     def prepare(self, tasks: list[AgentTask], definitions: dict[str, AgentDefinition]) -> None:
@@ -164,17 +165,15 @@ class Scheduler:
         return [st.result for st in sorted(self._states.values(), key=lambda s: s.order)]
 
     def _loop(self) -> None:
-        window = self.max_concurrent
+        self._window = self.max_concurrent
         while self._ready or self._delayed or self._in_flight:
             self._promote_delayed()
-            window = self._start_ready(window)
+            self._start_ready()
             if not self._in_flight:
                 if self._delayed and not self._ready:
                     self.sleep(max(0.0, self._delayed[0][0] - self.clock()))
                 continue
-            finished = self._wait()
-            if finished and window < self.max_concurrent:
-                window += 1
+            self._wait()
             self._enforce_deadlines()
 
     def _push_ready(self, st: _State) -> None:
@@ -186,17 +185,19 @@ class Scheduler:
             _, _, tid = heapq.heappop(self._delayed)
             self._push_ready(self._states[tid])
 
-    def _start_ready(self, window: int) -> int:
-        while self._ready and len(self._in_flight) < window:
+    def _start_ready(self) -> None:
+        """Start ready tasks while the window has room. A back-pressure refusal shrinks the
+        window to what is in flight; each completion grows it by one again (see _wait)."""
+        while self._ready and len(self._in_flight) < self._window:
             if self.budget_usd is not None and self.spent >= self.budget_usd:
                 self._skip_all_for_budget()
-                return window
+                return
             _, _, tid = heapq.heappop(self._ready)
             st = self._states[tid]
             if not self._spawn(st):  # back-pressure: retry when something finishes
-                window = max(1, len(self._in_flight))
+                self._window = max(1, len(self._in_flight))
                 self.emit(Event("backpressure", tid, st.definition.name,
-                                message=f"runtime refused: window now {window}"))
+                                message=f"runtime refused: window now {self._window}"))
                 if self._in_flight:
                     self._push_ready(st)
                 else:  # none of ours is running (others' children fill the limit): back off
@@ -209,10 +210,9 @@ class Scheduler:
                             min(st.refusals, 6), self.rng), st.order, tid))
                 break
             st.refusals = 0
-        self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
-        return window
+            self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
 
-    def _wait(self) -> int:
+    def _wait(self) -> None:
         now = self.clock()
         horizon = min(live.deadline for live in (s.live for s in self._in_flight.values()))
         if self._delayed:
@@ -226,7 +226,8 @@ class Scheduler:
             st = self._in_flight.pop(outcome.run_id, None)
             if st is not None:
                 self._attempt_done(st, outcome)
-        return len(outcomes)
+                self._window = min(self.max_concurrent, self._window + 1)
+                self._start_ready()  # refill the freed slot now, not after the whole batch
 
     def _enforce_deadlines(self) -> None:
         now = self.clock()
@@ -267,7 +268,7 @@ class Scheduler:
             attempt.status, attempt.error = "refused", str(refusal)
             st.result.attempts.append(attempt)
             self.journal.write("attempt_finished", task_id=st.task.task_id,
-                               attempt=attempt.to_dict(), tier_index=st.tier_index)
+                               attempt=attempt.to_record(), tier_index=st.tier_index)
             if refusal.kind == "transient":
                 self._retry_same_tier(st, str(refusal))
             else:
@@ -282,7 +283,7 @@ class Scheduler:
         st.result.status = "running"
         st.live = _Live(attempt, receipt.run_id, now, now + _backstop(st.timeout))
         self._in_flight[receipt.run_id] = st
-        self.journal.write("spawn_accepted", task_id=st.task.task_id, attempt=attempt.to_dict(),
+        self.journal.write("spawn_accepted", task_id=st.task.task_id, attempt=attempt.to_record(),
                            tier_index=st.tier_index, timeout=st.timeout)
         self.emit(Event("spawned", st.task.task_id, st.definition.name, number, tier.name,
                         attempt.model, receipt.run_id))
@@ -305,7 +306,7 @@ class Scheduler:
                    "output_tokens": r.usage["output_tokens"] + attempt.output_tokens}
         r.cost_usd = round(r.cost_usd + attempt.cost_usd, 8)
         r.session_key = attempt.session_key
-        self.journal.write("attempt_finished", task_id=st.task.task_id, attempt=attempt.to_dict(),
+        self.journal.write("attempt_finished", task_id=st.task.task_id, attempt=attempt.to_record(),
                            tier_index=st.tier_index)
         return attempt
 
@@ -390,7 +391,7 @@ class Scheduler:
             r.model_used, r.tier = last.model, last.tier
         r.execution_time = round(sum(a.duration for a in r.attempts), 3)
         st.done = True
-        self.journal.write("task_finished", task_id=st.task.task_id, result=r.to_dict())
+        self.journal.write("task_finished", task_id=st.task.task_id, result=r.to_record())
         kind = {"completed": "completed", "timeout": "timeout", "skipped": "skipped"}.get(status, "failed")
         self.emit(Event(kind, st.task.task_id, st.definition.name, len(r.attempts), r.tier,
                         r.model_used, message=error or ""))

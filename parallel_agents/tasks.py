@@ -74,6 +74,10 @@ class Attempt:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def to_record(self) -> dict:
+        """A shallow copy for the journal, which serialises it at once (asdict deep-copies)."""
+        return dict(self.__dict__)
+
 
 @dataclass
 class AgentResult:
@@ -96,6 +100,10 @@ class AgentResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def to_record(self) -> dict:
+        """A shallow copy for the journal, which serialises it at once (asdict deep-copies)."""
+        return {**self.__dict__, "attempts": [a.to_record() for a in self.attempts]}
 
     @classmethod
     def from_dict(cls, data: dict) -> "AgentResult":
