@@ -5,6 +5,7 @@ allowed values, bounds) -- never `examples` or `default`, which models copy.
 """
 from __future__ import annotations
 
+import copy
 import json
 
 _MAX_DEPTH = 6
@@ -94,6 +95,26 @@ def _nested_lines(schema: dict, registry, depth: int) -> list[str]:
     return []
 
 
+# Every spawn of an agent asks describe() the same thing: remember the text. Only texts that
+# did not follow a `$ref` into the registry are kept, so they depend on the schema alone. Keyed
+# by the identity of the schema and registry; each entry keeps both alive (so an id is never
+# reused while cached) and a deep copy of the schema, compared on every hit, so a schema mutated
+# in place is described afresh. Bounded: cleared when full.
+_DESCRIBED: dict[tuple[int, int], tuple] = {}
+_DESCRIBED_MAX = 256
+
+
+class _Recording:
+    """A registry wrapper that notes whether it was consulted."""
+
+    def __init__(self, registry):
+        self.registry, self.used = registry, False
+
+    def contents(self, uri: str):
+        self.used = True
+        return self.registry.contents(uri)
+
+
 def describe(output_format: str, schema: dict | None = None, registry=None) -> str:
     """The reply instructions for one agent, as plain text."""
     if output_format != "json" or not schema:
@@ -102,6 +123,20 @@ def describe(output_format: str, schema: dict | None = None, registry=None) -> s
             "code": "Reply with the code only, in a single fenced code block.",
             "text": "Reply with the text only: no preamble and no closing remarks.",
         }.get(output_format, "Reply with the text only.")
+    key = (id(schema), id(registry))
+    hit = _DESCRIBED.get(key)
+    if hit is not None and hit[0] is schema and hit[1] is registry and hit[2] == schema:
+        return hit[3]
+    recording = _Recording(registry) if registry is not None else None
+    text = _describe_json(schema, recording)
+    if recording is None or not recording.used:
+        if len(_DESCRIBED) >= _DESCRIBED_MAX:
+            _DESCRIBED.clear()
+        _DESCRIBED[key] = (schema, registry, copy.deepcopy(schema), text)
+    return text
+
+
+def _describe_json(schema: dict, registry) -> str:
     root = _resolve(schema, registry)
     lines = ["Reply with one JSON object and nothing else: no prose before or after it, "
              "no code fences. It is validated against a schema; a reply that does not match "

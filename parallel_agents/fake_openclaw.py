@@ -11,6 +11,12 @@ call. A run accepted at t starts when a lane slot frees (FIFO), finishes at star
 times out at start + runTimeoutSeconds. Waiting tools sleep exactly until the next run ends or
 their timeout, whichever is first (a Condition, so a cancel from another thread wakes them).
 
+Knobs beyond OpenClaw's own limits: `tools` (which tools exist, to play degraded runtimes),
+`models` (allowed model refs; None = any), `swarm_enabled=False` (tools.swarm disabled: swarm
+parameters are thrown), `requester_run_id` (set it to play an in-agent caller, where collectors
+may omit groupId), `run_timeout_unit_s` (wall seconds per runTimeoutSeconds unit, so tests can
+check timeouts in milliseconds while OpenClaw's integer-seconds contract stays intact).
+
 Behaviour is scripted by `responder(view: SpawnView) -> Reply`. The default,
 `directive_responder`, reads one directive line in the task text:
 
@@ -50,8 +56,11 @@ Contract facts mirrored here (OpenClaw 2026.9.6, node_modules/openclaw/dist unle
 - Lanes: children run on the `subagent` lane, `agents.defaults.subagents.maxConcurrent` default 8
   (docs/tools/subagents/operations.md); collectors also queue FIFO per swarm group at
   `tools.swarm.maxConcurrent` default 8 (docs/tools/swarm.md). Queued runs are accepted, not
-  refused. Assumption: a plain run waiting for a lane slot lists as "running" (only collectors
-  have a registry "queued" state); use `FakeOpenClaw.runs()` to see real start times.
+  refused. A plain run waiting for a lane slot lists as "running": registerSubagentRun
+  (subagent-registry-*.mjs) gives only collectors a "queued" execution status. Use
+  `FakeOpenClaw.runs()` to see real start times. runTimeoutSeconds counts from the run's actual
+  start, like the agent run's own timeout (the registry's hard deadline uses an observed start
+  when it has one, else the registration time).
 - subagents (openclaw-tools-*.mjs createSubagentsTool): actions are exactly list | wait | cancel.
   `list` -> `{status:"ok", action:"list", requesterSessionKey, callerSessionKey, callerIsSubagent,
   total, taskTotal, tasks:[{taskId, runtime, deliveryStatus, execution:{state}, status:
@@ -81,6 +90,7 @@ Contract facts mirrored here (OpenClaw 2026.9.6, node_modules/openclaw/dist unle
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 import math
@@ -254,6 +264,14 @@ class FakeOpenClaw:
         self.peak_active_children = 0
         self._cond = threading.Condition(threading.Lock())
         self._runs: dict[str, _Run] = {}
+        # The runs not yet terminal (queued or running) and the queued ones, in spawn order, and
+        # the number of collectors ever spawned per swarm group: they keep every call O(live
+        # runs) instead of O(all runs), so a 1000-task fan-out does not slow the fake down as it
+        # goes. Runs enter at spawn and leave through _start (queued) and _end (live) only.
+        self._live: dict[str, _Run] = {}
+        self._queued: dict[str, _Run] = {}
+        self._group_total: Counter = Counter()
+        self._ends: list = []  # heap of (planned end, seq, run) for runs started; lazily pruned
         self._by_task: dict[str, _Run] = {}
         self._by_session: dict[str, _Run] = {}
         self._attempts: Counter = Counter()
@@ -280,7 +298,11 @@ class FakeOpenClaw:
 
     # -- inspection for tests ---------------------------------------------------------------
     def runs(self) -> list[dict]:
-        """Snapshots of every accepted run, in spawn order (times are time.monotonic values)."""
+        """Snapshots of every accepted run, in spawn order.
+
+        Times are time.monotonic() values; `timeout_s` is the effective timeout in wall seconds
+        (runTimeoutSeconds x run_timeout_unit_s, 0 = none).
+        """
         with self._cond:
             self._advance(time.monotonic())
             return [{"run_id": r.run_id, "task_id": r.task_id, "session_key": r.session_key,
@@ -291,40 +313,60 @@ class FakeOpenClaw:
                     for r in sorted(self._runs.values(), key=lambda r: r.seq)]
 
     # -- simulation -------------------------------------------------------------------------
-    def _running(self) -> list[_Run]:
-        return [r for r in self._runs.values() if r.status == "running"]
+    def _live_runs(self) -> list[_Run]:
+        """Queued and running runs, in spawn order."""
+        return list(self._live.values())
+
+    def _end(self, run: _Run, status: str, t: float) -> None:
+        run.status, run.ended_at = status, t
+        self._live.pop(run.run_id, None)
+        self._queued.pop(run.run_id, None)
 
     def _start_queued(self, t: float) -> None:
-        running = self._running()
-        lane_busy = len(running)
-        group_busy = Counter(r.group_id for r in running if r.collect)
-        for run in sorted((r for r in self._runs.values() if r.status == "queued"),
-                          key=lambda r: r.seq):
-            if lane_busy >= self.lane_max_concurrent:
-                break
-            if run.collect and group_busy[run.group_id] >= self.swarm_max_concurrent:
-                continue
-            run.status, run.start_at = "running", t
-            lane_busy += 1
-            if run.collect:
-                group_busy[run.group_id] += 1
+        queued = self._queued  # in spawn order: FIFO
+        lane_busy = len(self._live) - len(queued)
+        if queued and lane_busy < self.lane_max_concurrent:
+            live = self._live_runs()
+            # with no more live runs than the swarm limit, no group can reach it: skip the count
+            swarm_bound = len(live) > self.swarm_max_concurrent
+            group_busy = Counter(r.group_id for r in live if r.status == "running" and r.collect) \
+                if swarm_bound else None
+            for run in list(queued.values()):
+                if lane_busy >= self.lane_max_concurrent:
+                    break
+                if swarm_bound and run.collect and group_busy[run.group_id] >= self.swarm_max_concurrent:
+                    continue
+                del queued[run.run_id]
+                run.status, run.start_at = "running", t
+                heapq.heappush(self._ends, (run.planned_end(), run.seq, run))  # fixed from now on
+                lane_busy += 1
+                if swarm_bound and run.collect:
+                    group_busy[run.group_id] += 1
         self.peak_running = max(self.peak_running, lane_busy)
 
+    def _next_end(self) -> float:
+        """The earliest planned end of a running run (runs cancelled meanwhile are dropped)."""
+        ends = self._ends
+        while ends and ends[0][2].status != "running":
+            heapq.heappop(ends)
+        return ends[0][0] if ends else math.inf
+
     def _advance(self, now: float) -> None:
+        ends = self._ends
         while True:
             self._start_queued(self._t)
-            running = self._running()
-            next_end = min((r.planned_end() for r in running), default=math.inf)
+            next_end = self._next_end()
             if next_end > now:
                 break
-            for run in running:
-                if run.planned_end() <= next_end:
-                    run.status, run.ended_at = run.end_status(), run.planned_end()
+            while ends and ends[0][0] <= next_end:
+                _, _, run = heapq.heappop(ends)
+                if run.status == "running":
+                    self._end(run, run.end_status(), run.planned_end())
             self._t = next_end
         self._t = max(self._t, now)
 
     def _next_event(self) -> float:
-        return min((r.planned_end() for r in self._running()), default=math.inf)
+        return self._next_end()
 
     def _sleep_until(self, deadline: float) -> None:
         wake = min(self._next_event(), deadline)
@@ -336,7 +378,7 @@ class FakeOpenClaw:
         return None if t is None else int((self._wall0 + (t - self._mono0)) * 1000)
 
     def _active_children(self) -> int:
-        return sum(1 for r in self._runs.values() if not r.collect and r.status not in _TERMINAL)
+        return sum(1 for r in self._live_runs() if not r.collect)
 
     # -- sessions_spawn ---------------------------------------------------------------------
     def _sessions_spawn(self, a: dict) -> dict:
@@ -387,12 +429,12 @@ class FakeOpenClaw:
             explicit = a.get("groupId").strip() if isinstance(a.get("groupId"), str) else ""
             group_id = explicit or (f"swarm:{self.requester_session_key}:{self.requester_run_id}"
                                     if self.requester_run_id else None)
-            members = [r for r in self._runs.values() if r.collect and r.group_id == group_id] \
-                if group_id else []
-            live = sum(1 for r in members if r.status not in _TERMINAL)
-            if len(members) >= self.max_total_per_group:
+            total = self._group_total[group_id] if group_id else 0
+            live = sum(1 for r in self._live_runs() if r.collect and r.group_id == group_id) \
+                if group_id else 0
+            if total >= self.max_total_per_group:
                 return {"status": "forbidden", "error": f"sessions_spawn reached tools.swarm.maxTotalPerGroup "
-                                                        f"({len(members)}/{self.max_total_per_group})."}
+                                                        f"({total}/{self.max_total_per_group})."}
             if live >= self.max_children_per_group:
                 return {"status": "forbidden", "error": f"sessions_spawn reached tools.swarm.maxChildrenPerGroup "
                                                         f"({live}/{self.max_children_per_group})."}
@@ -431,6 +473,10 @@ class FakeOpenClaw:
                    expects_completion=expects, reply=reply, created_at=now, status="queued",
                    msg_ids=(f"msg-{next(self._msg_seq)}", f"msg-{next(self._msg_seq)}"))
         self._runs[run.run_id] = run
+        self._live[run.run_id] = run
+        self._queued[run.run_id] = run
+        if collect:
+            self._group_total[group_id] += 1
         self._by_task[run.task_id] = run
         self._by_session[run.session_key] = run
         self._start_queued(now)
@@ -596,7 +642,7 @@ class FakeOpenClaw:
         if run.status in _TERMINAL:
             return {"status": "error", "taskId": task_id, "found": True, "cancelled": False,
                     "reason": "Task is already terminal."}
-        run.status, run.ended_at = "killed", now
+        self._end(run, "killed", now)
         self._start_queued(now)
         self._cond.notify_all()
         return {"status": "cancelled", "taskId": task_id, "found": True, "cancelled": True}

@@ -34,6 +34,17 @@ def _to_json(value, field: str) -> str:
     return text
 
 
+class _LazySchemaRegistry:
+    """schema_registry(), built on the first `$ref` a contract has to follow: most output
+    schemas have none, so building a prompt (`show`, `plan`) need not import `referencing`."""
+
+    def contents(self, uri: str):
+        return schema_registry().contents(uri)
+
+
+_SCHEMAS = _LazySchemaRegistry()
+
+
 def fence(value, field: str = "input_data") -> str:
     """The data as JSON between two marker lines that the data cannot contain."""
     body = _to_json(value, field)
@@ -64,7 +75,7 @@ def build_prompt(definition: AgentDefinition, task_description: str, input_data=
     if context:
         parts.append("## Results of earlier tasks\n" + fence(context, "depends_on"))
     schema = definition.output_schema if fmt == "json" else None
-    parts.append("## Output\n" + contract.describe(fmt, schema, schema_registry()))
+    parts.append("## Output\n" + contract.describe(fmt, schema, _SCHEMAS))
     if reask:
         parts.append("## Your previous reply was rejected\n" + reask.strip())
     return "\n\n".join(parts) + "\n"

@@ -1,0 +1,104 @@
+"""Fan-out efficiency: one configuration, in this process, reported as one JSON line on stdout.
+
+    python3 bench/fanout.py --n 1000 --concurrent 50 [--latency 0.05] [--agent content_writer_funny]
+                            [--profile FILE]
+
+N tasks for one agent, each scripted by a `SIM {...}` directive (FakeOpenClaw's language) to
+answer after `latency` seconds with one schema-valid reply (built once with samples.sample), so
+every task completes on its first attempt. The fake's own limits (lane, max children, swarm
+group) are raised to at least `concurrent`, so only the scheduler's window bounds the fan-out.
+
+Measured: wall time of run_parallel (the orchestrator's own RunReport.wall_seconds), the ideal
+ceil(N/C) x latency, their ratio, runtime tool calls per task and this process's peak RSS.
+bench/run.py starts one fresh process per configuration, so the RSS is per configuration.
+Journals go to $PARALLEL_AGENTS_HOME (bench/run.py points it at a temp folder).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def build(n: int, concurrent: int, latency: float, agent: str):
+    from parallel_agents.api import load_registry
+    from parallel_agents.definitions import schema_registry
+    from parallel_agents.fake_openclaw import FakeOpenClaw, directive_responder
+    from parallel_agents.orchestrator import RealAIParallelOrchestrator
+    from parallel_agents.runtime import OpenClawRuntime
+    from parallel_agents.samples import sample
+    from parallel_agents.tasks import AgentTask
+
+    registry = load_registry()
+    definition = registry.get(agent)
+    reply = sample(definition.output_schema, schema_registry(), seed=1) \
+        if definition.output_format == "json" else f"[simulated] {agent} reply."
+    directive = "SIM " + json.dumps({"latency": latency, "reply": reply}, separators=(",", ":"))
+    tasks = [AgentTask(agent, f"Benchmark task {i}: write one post.\n{directive}", task_id=f"t{i:05d}")
+             for i in range(n)]
+    fake = FakeOpenClaw(directive_responder, max_children=max(5, concurrent),
+                        lane_max_concurrent=max(8, concurrent),
+                        swarm_max_concurrent=max(8, concurrent),
+                        max_children_per_group=max(50, concurrent))
+    runtime = OpenClawRuntime(fake)
+    orch = RealAIParallelOrchestrator(max_concurrent=concurrent, runtime=runtime, registry=registry)
+    return orch, tasks, fake
+
+
+def measure(n: int, concurrent: int, latency: float, agent: str, profile: str | None = None) -> dict:
+    orch, tasks, fake = build(n, concurrent, latency, agent)
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
+    cpu0 = time.process_time()
+    results = orch.run_parallel(tasks)
+    cpu = time.process_time() - cpu0
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    report = orch.last_run
+    ideal = math.ceil(n / concurrent) * latency
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    attempts = sum(len(r.attempts) for r in results)
+    calls = sum(v for k, v in report.runtime_calls.items() if "." not in k)  # "subagents.list" is a sub-count
+    return {
+        "n": n, "concurrent": concurrent, "latency_s": latency, "agent": agent,
+        "wall_s": report.wall_seconds, "ideal_s": ideal, "ratio": report.wall_seconds / ideal,
+        "cpu_s": cpu, "cpu_us_per_task": cpu / n * 1e6,
+        "calls_per_task": calls / n, "runtime_calls": dict(report.runtime_calls),
+        "attempts_per_task": attempts / n, "statuses": statuses,
+        "peak_in_flight": report.peak_in_flight, "fake_peak_running": fake.peak_running,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "home": os.environ.get("PARALLEL_AGENTS_HOME"),
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--concurrent", type=int, required=True)
+    p.add_argument("--latency", type=float, default=0.05)
+    p.add_argument("--agent", default="content_writer_funny")
+    p.add_argument("--profile", default=None, metavar="FILE", help="write cProfile stats of the run")
+    args = p.parse_args(argv)
+    started = time.monotonic()
+    out = measure(args.n, args.concurrent, args.latency, args.agent, args.profile)
+    out["process_s"] = time.monotonic() - started
+    print(json.dumps(out))
+    return 0 if out["statuses"] == {"completed": args.n} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
