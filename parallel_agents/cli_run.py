@@ -21,10 +21,10 @@ def add_parsers(sub, add_json) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--agent", help="agent type for a single task (with --task)")
     what.add_argument("--tasks", type=Path, metavar="FILE", help="YAML/JSON file of tasks")
-    from .cli_workflows import add_run_options
-    add_run_options(p, what)  # --team, --goal and their options
     p.add_argument("--task", help="task description (with --agent)")
     p.add_argument("--input", metavar="FILE", help="YAML/JSON input data (with --agent)")
+    from .cli_workflows import add_run_options
+    add_run_options(p, what)  # --team, --goal and their options
     _runtime_args(p)
     add_json(p)
 
@@ -121,7 +121,6 @@ def single_task(args):
 
 
 def cmd_run(args, out) -> int:
-    from .tasks import AgentTask
     if args.team or args.goal:
         from .cli_workflows import cmd_run_workflow
         return cmd_run_workflow(args, out)
