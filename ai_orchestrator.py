@@ -4,7 +4,8 @@
     from ai_orchestrator import RealAIParallelOrchestrator, AgentTask
     results = RealAIParallelOrchestrator(max_concurrent=5).run_parallel(tasks)
 
-    python3 ai_orchestrator.py list | show NAME | validate | run | demo | runs | resume
+    python3 ai_orchestrator.py --help     (list, show, validate, run, demo, plan, check, doctor,
+                                           runs, resume, refine, create-agents, install-agent)
 
 This file only wires; the engine lives in parallel_agents/. Names are imported on first use,
 so the CLI and `import ai_orchestrator` start fast.

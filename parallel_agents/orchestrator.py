@@ -76,10 +76,10 @@ class RealAIParallelOrchestrator:
     # -- wiring ---------------------------------------------------------------------------------
     @property
     def registry(self):
-        if self._registry is None:
-            from .api import load_registry
-            self._registry = load_registry()
-        return self._registry
+        if self._registry is not None:  # one the caller passed in
+            return self._registry
+        from .api import load_registry  # the shared one, which install_agent reloads
+        return load_registry()
 
     @property
     def runtime(self):

@@ -211,10 +211,8 @@ def _designs(plan: dict, results: list[AgentResult]):
 
 
 def _install(orch, refinements, emit) -> list[dict]:
-    from . import api
     from .errors import ParallelAgentsError
     from .meta import install_agent
-    shared = orch._registry is None or orch._registry is api._registry
     installed = []
     for r in refinements:
         if not r.reached:
@@ -225,9 +223,7 @@ def _install(orch, refinements, emit) -> list[dict]:
             emit(Event("installed", r.name, message=str(path)))
         except ParallelAgentsError as exc:
             installed.append({"name": r.name, "error": str(exc.problems[0])})
-    if shared:  # the orchestrator sees the new agents at once (install reloaded the registry)
-        orch._registry = api.load_registry()
-    return installed
+    return installed  # the orchestrator's shared registry was reloaded by install_agent
 
 
 # -- the whole thing ----------------------------------------------------------------------------------

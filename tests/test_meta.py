@@ -360,3 +360,16 @@ def test_the_seeds_workflow_examples_run_verbatim(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "all seed examples ran" in done.stdout
+
+
+def test_a_live_orchestrator_sees_an_agent_installed_after_it_started(tmp_path):
+    """The orchestrator uses the shared registry, which install_agent reloads."""
+    from ai_orchestrator import AgentTask, RealAIParallelOrchestrator
+    from parallel_agents.meta import install_agent
+    from parallel_agents.samples import agent_definition_sample
+    orch = RealAIParallelOrchestrator(runtime="simulated")
+    assert "late_comer" not in orch.registry
+    install_agent(agent_definition_sample("late_comer", "Arrives after the orchestrator"))
+    assert orch.registry.get("late_comer").origin == "overlay"
+    [result] = orch.run_parallel([AgentTask("late_comer", "Do the thing")])
+    assert result.agent_type == "late_comer" and result.status == "completed"
