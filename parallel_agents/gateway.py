@@ -43,6 +43,12 @@ def _is_loopback(host: str) -> bool:
 class GatewayToolCaller:
     """Calls OpenClaw tools through a gateway's HTTP API."""
 
+    #: Swarm collector runs spawned over HTTP are accepted but never start on OpenClaw 2026.9.6:
+    #: their launch is tied to the HTTP request that spawned them, which has ended (seen on a live
+    #: gateway, tests/integration/test_gateway_live.py). So "auto" collection uses plain runs +
+    #: sessions_history here.
+    collector_runs_start = False
+
     def __init__(self, url: str, token: str | None, *, allow_insecure_http: bool = False,
                  timeout_s: float = 30.0, retries: int = 3, session_key: str | None = None):
         parsed = urllib.parse.urlsplit(url or "")

@@ -249,7 +249,9 @@ class OpenClawRuntime:
         """The collection path new spawns use: "collector" or "history"."""
         if self.collection != "auto":
             return self.collection
-        return "collector" if self._can("agents_wait") and not self._auto_fallback else "history"
+        collectors_ok = getattr(self.caller, "collector_runs_start", True)
+        return "collector" if (collectors_ok and self._can("agents_wait")
+                               and not self._auto_fallback) else "history"
 
     def missing_capabilities(self) -> list[str]:
         """What the caller lacks, and what that costs."""
