@@ -5,7 +5,8 @@
     results = RealAIParallelOrchestrator(max_concurrent=5).run_parallel(tasks)
 
     python3 ai_orchestrator.py --help     (list, show, validate, run, demo, plan, check, doctor,
-                                           runs, resume, refine, create-agents, install-agent)
+                                           runs, resume, refine, create-agents, install-agent,
+                                           package, install, upgrade)
 
 This file only wires; the engine lives in parallel_agents/. Names are imported on first use,
 so the CLI and `import ai_orchestrator` start fast.

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_host.add_parsers(sub, _add_json)
     from . import cli_workflows
     cli_workflows.add_parsers(sub, _add_json)
+    from . import cli_package
+    cli_package.add_parsers(sub, _add_json)
     return parser
 
 
@@ -130,8 +132,9 @@ def _commands():
     from .cli_host import COMMANDS as host_commands
     from .cli_run import COMMANDS as run_commands
     from .cli_workflows import COMMANDS as workflow_commands
+    from .cli_package import COMMANDS as package_commands
     return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands,
-            **host_commands, **workflow_commands}
+            **host_commands, **workflow_commands, **package_commands}
 
 
 # -- entry point -------------------------------------------------------------------------------

@@ -101,3 +101,9 @@ class ToolError(EnvironmentProblem):
 
 class RunAborted(EnvironmentProblem):
     """The run stopped before every task was final; its journal lets `resume` finish it."""
+
+
+class PackageError(ParallelAgentsError):
+    """A release zip or skill folder is not a valid parallel-agents package."""
+
+    exit_code = 1
