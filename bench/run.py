@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import shlex
@@ -37,7 +36,7 @@ sys.path.insert(0, str(BENCH))
 
 import coldstart  # noqa: E402
 
-BENCHMARKS = ("fanout", "coldstart")
+BENCHMARKS = ("fanout", "coldstart", "gateway")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
 
 GOAL_RATIO = 1.05             # at N=1000, C=50
@@ -217,6 +216,18 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                   "= median minus it: our cost over the bare interpreter.", "",
                   md_table(coldstart_table(rows)), ""]
         lines += [f"- {g}" for g in coldstart_goals(rows)] + [""]
+    if "gateway" in results:
+        import gateway_bench
+        g = results["gateway"]
+        lines += ["## Fan-out on a live OpenClaw gateway", "",
+                  f"openclaw {g.get('openclaw', '?')} from npm on loopback, models served by "
+                  "tests/integration/model_server.py answering after the scripted latency; "
+                  "`RealAIParallelOrchestrator` over `GatewayToolCaller` (HTTP `/tools/invoke`, "
+                  "plain runs + `subagents` + `sessions_history`). *spawn ms* = one "
+                  "sessions_spawn HTTP call; *run ms* = the gateway's own run time of a child "
+                  "(model latency included).", "",
+                  md_table([gateway_bench.COLUMNS, gateway_bench.row(g)]), ""]
+        lines += [f"- {goal}" for goal in gateway_goals(g)] + [""]
     lines += [NOTES_MARKER, ""]
     if notes:
         lines.append(notes.strip("\n"))
@@ -233,6 +244,16 @@ def kept_notes(path: Path) -> str | None:
     return notes if marker else None
 
 
+def gateway_goals(result: dict) -> list[str]:
+    ratio = result["ratio"]
+    verdict = "met" if ratio <= 1.3 else (
+        "MISSED: each child costs the gateway about "
+        f"{(result['run_ms_median'] or 0) / 1000 - result['latency_s']:.1f} s beyond the model's "
+        "latency (run ms above), and the spawns of a wave are sent one after another "
+        f"(~{result['spawn_ms_median']:.0f} ms each)")
+    return [f"ratio at N={result['n']}, C={result['concurrent']}: {ratio:.2f} (goal <= 1.3): {verdict}"]
+
+
 # -- main -----------------------------------------------------------------------------------------
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
@@ -243,7 +264,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes and few runs (N=20, 1 repeat, 3 cold-start runs)")
     p.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                   help="run only this benchmark (fanout | coldstart); may be repeated")
+                   help="run only this benchmark (fanout | coldstart | gateway); may be repeated")
     p.add_argument("--sizes", type=_ints, default=None, help="fan-out N values, e.g. 100,1000")
     p.add_argument("--concurrency", type=_ints, default=None, help="max_concurrent values, e.g. 8,50")
     p.add_argument("--latency", type=float, default=0.05, help="scripted latency per task, seconds")
@@ -273,6 +294,11 @@ def main(argv=None) -> int:
     if "coldstart" in selected:
         log(f"coldstart: {cold_runs} runs per command")
         results["coldstart"] = coldstart.measure(cold_runs, fresh_runs=min(5, cold_runs))
+    if "gateway" in selected:
+        import gateway_bench
+        n, c = (8, 4) if args.quick else (24, 8)
+        log(f"gateway: live OpenClaw gateway, N={n}, C={c}, 1 s scripted latency")
+        results["gateway"] = gateway_bench.run(n=n, concurrent=c, latency=1.0, log=log)
     try:
         info["load_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
@@ -289,6 +315,12 @@ def main(argv=None) -> int:
         print("\nCLI cold start (fresh processes, median wall time)")
         print(text_table(coldstart_table(results["coldstart"])))
         for goal in coldstart_goals(results["coldstart"]):
+            print("- " + goal)
+    if "gateway" in results:
+        import gateway_bench
+        print("\nFan-out on a live OpenClaw gateway (scripted model server)")
+        print(gateway_bench.text_table([gateway_bench.COLUMNS, gateway_bench.row(results["gateway"])]))
+        for goal in gateway_goals(results["gateway"]):
             print("- " + goal)
     if args.json:
         print(json.dumps({"machine": info, "results": results}, indent=1))

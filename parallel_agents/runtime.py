@@ -615,6 +615,8 @@ class OpenClawRuntime:
                 history = self._soft_call("sessions_history", {"sessionKey": run.session_key, "limit": 20})
                 text, truncated, model, reply_error, stop = _read_reply(history)
                 status = _HISTORY_STOP.get(stop or "")
+                if status == "cancelled" and "timed out" in (reply_error or ""):
+                    status = "timeout"  # a real gateway ends a timed-out run with "aborted"
                 if status:
                     self._finish(run, RunOutcome(run.run_id, status, text=text if status == "ok" else None,
                                                  truncated=truncated, model=model or run.resolved_model,

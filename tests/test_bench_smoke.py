@@ -9,7 +9,9 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_fanout_bench_runs_and_prints_a_ratio_table():
