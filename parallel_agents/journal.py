@@ -2,9 +2,11 @@
 
 Written before a spawn (intent) and after it (accepted, with the run id), and when attempts and
 tasks finish, so that `resume` can collect what was already accepted instead of spawning it
-again. Every line is flushed to the OS before the engine acts on it, which survives the
-process being killed (kill -9); `durable=True` also fsyncs each line, for power loss, at a cost
-of about a disk sync per line. Secrets never go in.
+again. The scheduler flushes an intent line, and everything before it, to the OS before it sends
+the spawn, and flushes everything before it blocks waiting; that survives the process being
+killed (kill -9). A receipt or result line lost to a kill costs nothing: resume finds an
+accepted run by its unique label, and collects a finished run's reply again. `durable=True`
+also fsyncs at each flush, for power loss. Secrets never go in.
 """
 from __future__ import annotations
 
@@ -48,16 +50,23 @@ class Journal:
             self._fh = open(self.path, "a", encoding="utf-8")
         return self._fh
 
-    def write(self, record_type: str, **data) -> None:
+    def write(self, record_type: str, *, flush: bool = True, **data) -> None:
+        """Append one record. flush=False leaves it in the buffer until the next flushed record
+        or flush(): for lines that resume can do without (see the module docstring)."""
         line = json.dumps({"t": round(time.time(), 3), "type": record_type, **data},
                           ensure_ascii=False, default=str)
         for secret in self._redact:
             line = line.replace(secret, "[redacted]")
         fh = self._open()
         fh.write(line + "\n")
-        fh.flush()
-        if self.durable:
-            os.fsync(fh.fileno())
+        if flush:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            if self.durable:
+                os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         if self._fh is not None:

@@ -219,6 +219,7 @@ class Scheduler:
             horizon = min(horizon, self._delayed[0][0])
         timeout = max(0.0, min(horizon - now, 60.0))
         started = self.clock()
+        self.journal.flush()  # everything so far is on disk while we wait
         outcomes = self.runtime.wait(list(self._in_flight), timeout)
         if not outcomes and timeout > 0.05 and self.clock() - started < 0.01:
             self.sleep(min(timeout, 0.05))  # a runtime that returns at once must not spin us
@@ -283,7 +284,8 @@ class Scheduler:
         st.result.status = "running"
         st.live = _Live(attempt, receipt.run_id, now, now + _backstop(st.timeout))
         self._in_flight[receipt.run_id] = st
-        self.journal.write("spawn_accepted", task_id=st.task.task_id, attempt=attempt.to_record(),
+        self.journal.write("spawn_accepted", flush=False, task_id=st.task.task_id,
+                           attempt=attempt.to_record(),
                            tier_index=st.tier_index, timeout=st.timeout)
         self.emit(Event("spawned", st.task.task_id, st.definition.name, number, tier.name,
                         attempt.model, receipt.run_id))
@@ -306,7 +308,8 @@ class Scheduler:
                    "output_tokens": r.usage["output_tokens"] + attempt.output_tokens}
         r.cost_usd = round(r.cost_usd + attempt.cost_usd, 8)
         r.session_key = attempt.session_key
-        self.journal.write("attempt_finished", task_id=st.task.task_id, attempt=attempt.to_record(),
+        self.journal.write("attempt_finished", flush=False, task_id=st.task.task_id,
+                           attempt=attempt.to_record(),
                            tier_index=st.tier_index)
         return attempt
 
@@ -375,7 +378,8 @@ class Scheduler:
             st.tier_index += 1
             st.transient_failures, st.reasked, st.reask_hint = 0, False, None
             tier = self.ladder.tier(st.tier_index)
-            self.journal.write("escalated", task_id=st.task.task_id, tier_index=st.tier_index)
+            self.journal.write("escalated", flush=False, task_id=st.task.task_id,
+                               tier_index=st.tier_index)
             self.emit(Event("escalated", st.task.task_id, st.definition.name, tier=tier.name,
                             model=tier.model, message=reason))
             self._push_ready(st)
@@ -391,7 +395,7 @@ class Scheduler:
             r.model_used, r.tier = last.model, last.tier
         r.execution_time = round(sum(a.duration for a in r.attempts), 3)
         st.done = True
-        self.journal.write("task_finished", task_id=st.task.task_id, result=r.to_record())
+        self.journal.write("task_finished", flush=False, task_id=st.task.task_id, result=r.to_record())
         kind = {"completed": "completed", "timeout": "timeout", "skipped": "skipped"}.get(status, "failed")
         self.emit(Event(kind, st.task.task_id, st.definition.name, len(r.attempts), r.tier,
                         r.model_used, message=error or ""))
