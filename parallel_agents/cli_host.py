@@ -6,19 +6,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import InputError
 from .render import table, to_json
 
 SCRIPT = str(Path(__file__).resolve().parent.parent / "ai_orchestrator.py")
 
 
 def add_parsers(sub, add_json) -> None:
+    from .cli_run import add_task_options
     p = sub.add_parser("plan", help="host-agent mode: print the sessions_spawn calls to make")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--agent", help="agent type for a single task (with --task)")
-    what.add_argument("--tasks", type=Path, metavar="FILE", help="YAML/JSON file of tasks")
-    p.add_argument("--task", help="task description (with --agent)")
-    p.add_argument("--input", metavar="FILE", help="YAML/JSON input data (with --agent)")
+    add_task_options(p)
     p.add_argument("--collect", action="store_true",
                    help="add Swarm collector fields (collect, outputSchema, groupId) to JSON tasks")
     add_json(p)
@@ -36,17 +32,6 @@ def add_parsers(sub, add_json) -> None:
     p.add_argument("--probe", action="store_true",
                    help="also spawn one tiny run per model tier on the gateway")
     add_json(p)
-
-
-def _tasks(args):
-    from .cli_run import single_task
-    if args.agent:
-        return [single_task(args)]
-    if args.task or args.input:
-        raise InputError("--task/--input go with --agent, not --tasks", field="--tasks",
-                         fix="put task text and input in the task file")
-    from .taskfile import load_tasks
-    return load_tasks(args.tasks)
 
 
 def _deps():
@@ -83,7 +68,8 @@ def _answer(plan, spawns, args, out, extra=None) -> int:
 def cmd_plan(args, out) -> int:
     from .hostmode import HostPlan
     registry, config = _deps()
-    plan = HostPlan.create(_tasks(args), registry, config, collect=args.collect)
+    from .cli_run import tasks_from_args
+    plan = HostPlan.create(tasks_from_args(args), registry, config, collect=args.collect)
     return _answer(plan, plan.next_spawns(), args, out)
 
 

@@ -18,11 +18,7 @@ DEMO_CODE = '''def average(values):
 
 def add_parsers(sub, add_json) -> None:
     p = sub.add_parser("run", help="run agents (one task, a task file, a team or a goal)")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--agent", help="agent type for a single task (with --task)")
-    what.add_argument("--tasks", type=Path, metavar="FILE", help="YAML/JSON file of tasks")
-    p.add_argument("--task", help="task description (with --agent)")
-    p.add_argument("--input", metavar="FILE", help="YAML/JSON input data (with --agent)")
+    what = add_task_options(p)
     from .cli_workflows import add_run_options
     add_run_options(p, what)  # --team, --goal and their options
     _runtime_args(p)
@@ -39,6 +35,28 @@ def add_parsers(sub, add_json) -> None:
     p.add_argument("run_id")
     _runtime_args(p, concurrency=False)
     add_json(p)
+
+
+def add_task_options(p):
+    """--agent NAME --task TEXT [--input FILE] | --tasks FILE (shared by run and plan); returns
+    the exclusive group so a command can add more ways to name its tasks."""
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--agent", help="agent type for a single task (with --task)")
+    what.add_argument("--tasks", type=Path, metavar="FILE", help="YAML/JSON file of tasks")
+    p.add_argument("--task", help="task description (with --agent)")
+    p.add_argument("--input", metavar="FILE", help="YAML/JSON input data (with --agent)")
+    return what
+
+
+def tasks_from_args(args):
+    """The tasks named by add_task_options' arguments."""
+    if args.agent:
+        return [single_task(args)]
+    if args.task or args.input:
+        raise InputError("--task/--input go with --agent, not --tasks", field="--tasks",
+                         fix="put task text and input in the task file")
+    from .taskfile import load_tasks
+    return load_tasks(args.tasks)
 
 
 def _positive(text: str) -> int:
@@ -124,14 +142,7 @@ def cmd_run(args, out) -> int:
     if args.team or args.goal:
         from .cli_workflows import cmd_run_workflow
         return cmd_run_workflow(args, out)
-    if args.agent:
-        tasks = [single_task(args)]
-    else:
-        if args.task or args.input:
-            raise InputError("--task/--input go with --agent, not --tasks", field="--tasks",
-                             fix="put task text and input in the task file")
-        from .taskfile import load_tasks
-        tasks = load_tasks(args.tasks)
+    tasks = tasks_from_args(args)
     orch, progress = _orchestrator(args, len(tasks))
     orch.run_parallel(tasks)
     return _report(orch, progress, args, out)
