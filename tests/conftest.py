@@ -151,64 +151,19 @@ def fast_config():
                                              "backoff_max_seconds": 0.02}})
 
 
-class FakeGatewayProcess:
-    """tests/fake_gateway.py running in its own process group (see `start_fake_gateway`)."""
-
-    def __init__(self, proc, port: int, token: str):
-        self.proc, self.port, self.token = proc, port, token
-        self.url = f"http://127.0.0.1:{port}"
-
-    def runs(self) -> list[dict]:
-        """Every run the fake accepted (GET /debug/runs)."""
-        import json
-        import urllib.request
-        with urllib.request.urlopen(self.url + "/debug/runs", timeout=10) as response:
-            return json.loads(response.read())["runs"]
-
-    def env(self, **extra) -> dict:
-        """Environment for a CLI subprocess that drives this gateway."""
-        return {"OPENCLAW_GATEWAY_URL": self.url, "OPENCLAW_GATEWAY_TOKEN": self.token, **extra}
-
-    def stop(self) -> None:
-        import signal
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(timeout=10)
-
-
 @pytest.fixture
 def start_fake_gateway(tmp_path):
     """start_fake_gateway(token="tok", *extra_args) -> FakeGatewayProcess, ready for requests.
     Every gateway started is killed (its whole process group) when the test ends."""
-    import time
-    started: list[FakeGatewayProcess] = []
+    from gateway_process import start
+    started = []
 
-    def start(token: str = "test-token", *extra: str) -> FakeGatewayProcess:
-        port_file = tmp_path / f"gateway-port-{len(started)}"
-        log = tmp_path / f"gateway-{len(started)}.log"
-        with open(log, "wb") as log_fh:
-            proc = subprocess.Popen([sys.executable, str(TESTS / "fake_gateway.py"), "--token", token,
-                                     "--port-file", str(port_file), *extra],
-                                    stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
-        gateway = None
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and proc.poll() is None:
-            if port_file.exists():
-                gateway = FakeGatewayProcess(proc, int(port_file.read_text()), token)
-                break
-            time.sleep(0.01)
-        if gateway is None:
-            proc.kill()
-            proc.wait(timeout=10)
-            raise RuntimeError("fake gateway did not start: " + log.read_text()[-500:])
-        started.append(gateway)
-        return gateway
+    def start_one(token: str = "test-token", *extra: str):
+        started.append(start(tmp_path, token, *extra))
+        return started[-1]
 
     try:
-        yield start
+        yield start_one
     finally:
         for gateway in started:
             gateway.stop()
