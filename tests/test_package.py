@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from openclaw_package import package_dir
 import yaml
 
 from parallel_agents import __version__
@@ -29,8 +30,6 @@ from parallel_agents.packaging import (NAME, PackageError, build_manifest, build
                                        read_package, shipped_files, zip_bytes)
 
 REPO = Path(__file__).resolve().parent.parent
-OPENCLAW_DEFAULT = (Path.home() / ".cache" / "parallel-agents" / "openclaw-2026.9.6" /
-                    "node_modules" / "openclaw")
 
 
 # -- helpers (shared with test_upgrade.py and test_openclaw_install.py) ----------------------------
@@ -278,12 +277,7 @@ def test_zip_of_a_tree_can_be_rebuilt_from_its_manifest(tmp_path):
 
 @pytest.fixture(scope="module")
 def skill_creator() -> Path:
-    folder = Path(os.environ.get("OPENCLAW_PACKAGE_DIR") or OPENCLAW_DEFAULT)
-    if not (folder / "package.json").is_file():
-        if os.environ.get("PARALLEL_AGENTS_REQUIRE_OPENCLAW"):
-            pytest.fail(f"openclaw package not found at {folder} (run .ci/install-openclaw)")
-        pytest.skip("openclaw npm package not installed (run .ci/install-openclaw)")
-    return folder / "skills" / "skill-creator" / "scripts"
+    return package_dir() / "skills" / "skill-creator" / "scripts"
 
 
 @pytest.fixture
