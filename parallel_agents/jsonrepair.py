@@ -160,20 +160,28 @@ def parse_json_reply(text: str | None) -> ParseResult:
         if not text:
             return ParseResult(None, repairs, "empty reply (empty code fence)")
     try:
-        return ParseResult(_loads(text), repairs, None)
+        value, commas = _loads_allowing_trailing_commas(text)
+        return ParseResult(value, repairs + ([REPAIR_TRAILING_COMMAS] if commas else []), None)
     except _Refused as e:
         return ParseResult(None, repairs, str(e))
     except json.JSONDecodeError as e:
         first_error = e
-    fixed, removed = _remove_trailing_commas(text)
-    if removed:
-        try:
-            return ParseResult(_loads(fixed), repairs + [REPAIR_TRAILING_COMMAS], None)
-        except _Refused as e:
-            return ParseResult(None, repairs, str(e))
-        except json.JSONDecodeError:
-            pass
     return _parse_from_prose(text, repairs, first_error)
+
+
+def _loads_allowing_trailing_commas(text: str) -> tuple[object, bool]:
+    """(value, whether trailing commas had to go). Raises _Refused, or the error of the text as
+    given when it does not parse with the commas removed either."""
+    try:
+        return _loads(text), False
+    except json.JSONDecodeError as first:
+        fixed, removed = _remove_trailing_commas(text)
+        if removed:
+            try:
+                return _loads(fixed), True
+            except json.JSONDecodeError:
+                pass
+        raise first
 
 
 def _parse_from_prose(text: str, repairs: list[str], first_error: json.JSONDecodeError
@@ -203,21 +211,12 @@ def _parse_from_prose(text: str, repairs: list[str], first_error: json.JSONDecod
             continue                              # an array is not "the object"; skip it whole
         span = text[j:end]
         try:
-            objects.append((j, end, _loads(span), False))
+            objects.append((j, end, *_loads_allowing_trailing_commas(span)))
             continue
         except _Refused as e:
             return ParseResult(None, repairs, str(e))
         except json.JSONDecodeError as e:
             err = e
-        fixed, removed = _remove_trailing_commas(span)
-        if removed:
-            try:
-                objects.append((j, end, _loads(fixed), True))
-                continue
-            except _Refused as e:
-                return ParseResult(None, repairs, str(e))
-            except json.JSONDecodeError:
-                pass
         if re.match(r"\{\s*[\"'}]", span) and broken is None:   # meant as JSON, but is not
             broken = _json_error(err)
     if broken:
