@@ -112,10 +112,9 @@ class HostPlan:
     def _spawn_args(self, s: _Task) -> dict:
         tier = self.ladder.tier(s.tier_index)
         number = len(s.attempts) + 1
-        fed = {k: self.tasks[dep].result["output"] for k, dep in s.task.input_from.items()}
-        context = {d: self.tasks[d].result["output"] for d in s.task.depends_on
-                   if d not in s.task.input_from.values()} or None
-        prompt = build_prompt(s.definition, s.task.task_description, {**s.task.input_data, **fed},
+        input_data, context = s.task.inputs(
+            {d: self.tasks[d].result["output"] for d in s.task.depends_on})
+        prompt = build_prompt(s.definition, s.task.task_description, input_data,
                               output_format=s.fmt, context=context, reask=s.reask_hint)
         args = {"task": prompt, "label": f"{s.task.task_id}#{number}",
                 "taskName": s.definition.name[:64], "runTimeoutSeconds": s.timeout}

@@ -249,10 +249,9 @@ class Scheduler:
         number = len(st.result.attempts) + 1
         attempt = Attempt(number=number, tier=tier.name, model=tier.model,
                           reask=st.reask_hint is not None)
-        fed = {key: self._states[dep].result.output for key, dep in st.task.input_from.items()}
-        context = {d: self._states[d].result.output for d in st.task.depends_on
-                   if d not in st.task.input_from.values()} or None
-        prompt = build_prompt(st.definition, st.task.task_description, {**st.task.input_data, **fed},
+        input_data, context = st.task.inputs(
+            {d: self._states[d].result.output for d in st.task.depends_on})
+        prompt = build_prompt(st.definition, st.task.task_description, input_data,
                               output_format=st.fmt, context=context, reask=st.reask_hint)
         label = f"{st.task.task_id}#{number}"
         request = SpawnRequest(task=prompt, label=label, task_name=_task_name(st.definition.name),

@@ -51,6 +51,13 @@ class AgentTask:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def inputs(self, outputs: dict) -> tuple[dict, dict | None]:
+        """(input data, context) for the prompt, given {task_id: output} of the tasks this one
+        depends on: input_from fields are filled in; the other dependencies are the context."""
+        fed = {key: outputs[dep] for key, dep in self.input_from.items()}
+        context = {d: outputs[d] for d in self.depends_on if d not in self.input_from.values()}
+        return {**self.input_data, **fed}, context or None
+
     @classmethod
     def from_dict(cls, data: dict) -> "AgentTask":
         return cls(**data)
