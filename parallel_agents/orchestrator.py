@@ -33,10 +33,7 @@ class RunReport:
 
     @property
     def counts(self) -> dict:
-        out: dict[str, int] = {}
-        for r in self.results:
-            out[r.status] = out.get(r.status, 0) + 1
-        return out
+        return _counts(self.results)
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "counts": self.counts, "cost_usd": round(self.cost_usd, 6),
