@@ -4,8 +4,10 @@ Every figure is the median of fresh processes of the interpreter running this sc
 (sys.executable), in round-robin order so that machine noise hits every command alike:
 
 - `python3 -c pass`, the floor: what the interpreter costs before any of our code runs;
-- `list`, `show code_reviewer`, `list --json` after one warm-up each (the warm-up fills the
-  registry's validation cache and the bytecode cache);
+- `list`, `show code_reviewer`, `list --json` and `plan` (the host agent's first call: the
+  `sessions_spawn` arguments for one code review, as SKILL.md runs it, which also writes the
+  plan's journal) after one warm-up each (the warm-up fills the registry's validation cache and
+  the bytecode cache);
 - `list` on its first run with an EMPTY validation cache (a fresh PARALLEL_AGENTS_HOME per run):
   the shipped definitions are fully validated, as on the first run after an install or upgrade;
 - `list` with no bytecode cache for the skill's own modules (a copy of the skill's code in a
@@ -31,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 ENTRY = str(REPO / "ai_orchestrator.py")
 
 GOAL_LIST_MS = 150.0
+PLAN_TASK = "Review this module"
 
 
 def _env(home: Path, pycache: Path | None, *, write_bytecode: bool = True) -> dict:
@@ -79,6 +82,10 @@ def measure(runs: int = 15, fresh_runs: int = 5) -> list[dict]:
         ("list", "python3 ai_orchestrator.py list", cli + ["list"], "warm"),
         ("show", "python3 ai_orchestrator.py show code_reviewer", cli + ["show", "code_reviewer"], "warm"),
         ("list_json", "python3 ai_orchestrator.py list --json", cli + ["list", "--json"], "warm"),
+        ("plan", f"python3 ai_orchestrator.py plan --agent code_reviewer --task {PLAN_TASK!r} "
+                 "--input examples/review_input.yaml --json",
+         cli + ["plan", "--agent", "code_reviewer", "--task", PLAN_TASK,
+                "--input", str(REPO / "examples" / "review_input.yaml"), "--json"], "warm"),
         ("list_empty_cache", "python3 ai_orchestrator.py list (first run, empty validation cache)",
          cli + ["list"], "fresh_home"),
         ("list_no_pyc", "python3 ai_orchestrator.py list (no bytecode cache of our modules)",
