@@ -49,6 +49,10 @@ class GatewayToolCaller:
     #: sessions_history here.
     collector_runs_start = False
 
+    #: The gateway serves concurrent HTTP requests: the runtime sends up to this many spawns (and
+    #: history reads) at once instead of one round trip after another.
+    parallel_calls = 8
+
     def __init__(self, url: str, token: str | None, *, allow_insecure_http: bool = False,
                  timeout_s: float = 30.0, retries: int = 3, session_key: str | None = None):
         parsed = urllib.parse.urlsplit(url or "")

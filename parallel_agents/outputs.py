@@ -262,9 +262,9 @@ def _from_history(d: dict) -> Reply:
     stop = message.get("stopReason")
     status = _STOP_STATUS.get(stop) if isinstance(stop, str) else None
     error = None
-    if status:
+    if status:  # a live gateway puts a failed model call in the text ("⚠️ LLM request failed ...")
         error = message.get("errorMessage") if isinstance(message.get("errorMessage"), str) \
-            and message["errorMessage"].strip() else f"stopReason {stop}"
+            and message["errorMessage"].strip() else (text or "").strip() or f"stopReason {stop}"
     if stop == "length":                    # the model hit its output-token limit mid-reply
         cut = True
         notes.append("the model stopped at its output token limit (stopReason length)")

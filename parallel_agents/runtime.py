@@ -58,6 +58,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -345,6 +346,30 @@ class OpenClawRuntime:
                 return self._spawn(self.effective_request(req))
             raise
 
+    @property
+    def spawn_concurrency(self) -> int:
+        """How many tool calls this runtime makes at once: the caller's `parallel_calls` (a
+        gateway over HTTP serves several), else 1 (an injected module may not be thread-safe)."""
+        return max(1, int(getattr(self.caller, "parallel_calls", 1) or 1))
+
+    def spawn_many(self, reqs: list[SpawnRequest]) -> list:
+        """`spawn` for each request, up to `spawn_concurrency` at a time. Returns, in the order
+        given, each request's Receipt or the exception its spawn raised (nothing is lost when
+        one of them fails: the others' receipts still come back)."""
+        return self._map(self.spawn, reqs)
+
+    def _map(self, fn, items: list) -> list:
+        def one(item):
+            try:
+                return fn(item)
+            except Exception as exc:  # handed back to the caller, who decides
+                return exc
+        width = min(self.spawn_concurrency, len(items))
+        if width <= 1:
+            return [one(item) for item in items]
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="openclaw-call") as pool:
+            return list(pool.map(one, items))
+
     def _spawn(self, req: SpawnRequest) -> Receipt:
         try:
             result = self._call("sessions_spawn", req.to_args())
@@ -580,15 +605,22 @@ class OpenClawRuntime:
             self._collect_plain(finished)
 
     def _collect_plain(self, finished: list[tuple[_Run, str, str | None]]) -> None:
-        for run, status, error in finished:
-            text, truncated, model, reply_error = None, False, None, None
+        def read(item):
+            run, status, _ = item
             if status in ("ok", "error") and run.session_key and self._can("sessions_history"):
-                history = self._soft_call("sessions_history", {"sessionKey": run.session_key, "limit": 20})
-                text, truncated, model, reply_error, _ = _read_reply(history)
+                return _read_reply(self._soft_call("sessions_history",
+                                                   {"sessionKey": run.session_key, "limit": 20}))
+            return None, False, None, None, None
+        replies = self._map(read, finished)  # several transcripts at once where the caller allows
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        for (run, status, error), reply in zip(finished, replies):
+            text, truncated, model, reply_error, _ = reply
             if status == "ok" and text is None:
                 reason = ("no sessions_history tool" if not self._can("sessions_history")
                           else "no assistant reply in sessions_history")
-                status, error = "error", f"run finished but its reply cannot be read: {reason}"
+                status, error = "error", reply_error or f"run finished but its reply cannot be read: {reason}"
             if status != "ok" and not error:
                 error = reply_error or {"timeout": f"run timed out (runTimeoutSeconds={run.run_timeout_s})",
                                         "cancelled": "run cancelled"}.get(status, "run failed")
@@ -682,10 +714,15 @@ def _read_reply(history: dict | None):
         return None, False, None, None, None
     stop = latest.get("stopReason")
     text = _message_text(text_message) if text_message is not None else ""
+    error = latest.get("errorMessage")
+    if stop == "error" and not error:
+        # a live gateway reports a failed model call as the reply's text, e.g.
+        # "⚠️ LLM request failed (request format rejected, HTTP 400)." - an error, never an answer
+        return None, False, _model_of(latest), (_message_text(latest).strip() or "run failed"), stop
     if text == OMITTED_PLACEHOLDER:
         return None, True, _model_of(latest), "reply omitted by sessions_history (over 80 KB)", stop or "stop"
     truncated = TRUNCATION_MARKER in text or stop == "length"
-    return (text if text.strip() else None), truncated, _model_of(latest), latest.get("errorMessage"), stop
+    return (text if text.strip() else None), truncated, _model_of(latest), error, stop
 
 
 def _model_of(message: dict) -> str | None:

@@ -109,6 +109,7 @@ class Scheduler:
         self._in_flight: dict[str, _State] = {}
         self._dependents: dict[str, list[str]] = {}
         self._window = max_concurrent
+        self._spawn_width = getattr(runtime, "spawn_concurrency", 1) if hasattr(runtime, "spawn_many") else 1
 
     # -- preparation: everything that can be wrong is found before anything spawns ------------
     def prepare(self, tasks: list[AgentTask], definitions: dict[str, AgentDefinition]) -> None:
@@ -186,31 +187,59 @@ class Scheduler:
             self._push_ready(self._states[tid])
 
     def _start_ready(self) -> None:
-        """Start ready tasks while the window has room. A back-pressure refusal shrinks the
-        window to what is in flight; each completion grows it by one again (see _wait)."""
+        """Start ready tasks while the window has room, as many at once as the runtime sends
+        (`spawn_many`). A back-pressure refusal shrinks the window to what is in flight; each
+        completion grows it by one again (see _wait)."""
         while self._ready and len(self._in_flight) < self._window:
             if self.budget_usd is not None and self.spent >= self.budget_usd:
                 self._skip_all_for_budget()
                 return
-            _, _, tid = heapq.heappop(self._ready)
-            st = self._states[tid]
-            if not self._spawn(st):  # back-pressure: retry when something finishes
-                self._window = max(1, len(self._in_flight))
-                self.emit(Event("backpressure", tid, st.definition.name,
-                                message=f"runtime refused: window now {self._window}"))
-                if self._in_flight:
-                    self._push_ready(st)
-                else:  # none of ours is running (others' children fill the limit): back off
-                    st.refusals += 1
-                    if st.refusals > MAX_IDLE_REFUSALS:
-                        self._finish(st, "failed", error="the runtime kept refusing new children "
-                                     "while none of this run's were active (max children limit)")
-                    else:
-                        heapq.heappush(self._delayed, (self.clock() + self.retry.delay(
-                            min(st.refusals, 6), self.rng), st.order, tid))
-                break
-            st.refusals = 0
+            room = min(self._window - len(self._in_flight), self._spawn_width, len(self._ready))
+            batch = [self._states[heapq.heappop(self._ready)[2]] for _ in range(room)]
+            pressed = self._spawn_batch(batch)
             self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
+            if pressed:
+                self._back_off(pressed)
+                return
+
+    def _spawn_batch(self, batch: list[_State]) -> list[_State]:
+        """Spawn one attempt of each task; return the tasks refused for back-pressure."""
+        planned = [self._plan_attempt(st) for st in batch]
+        if len(planned) == 1:
+            try:
+                answers = [self.runtime.spawn(planned[0][1])]
+            except SpawnRefused as refusal:
+                answers = [refusal]
+        else:
+            answers = self.runtime.spawn_many([request for _, request in planned])
+        pressed, fatal = [], None
+        for st, (attempt, _), answer in zip(batch, planned, answers):
+            if isinstance(answer, SpawnRefused) or not isinstance(answer, BaseException):
+                if not self._spawned(st, attempt, answer):
+                    pressed.append(st)
+            elif fatal is None:  # every accepted sibling is journaled before this propagates
+                fatal = answer
+        if fatal is not None:
+            raise fatal
+        return pressed
+
+    def _back_off(self, pressed: list[_State]) -> None:
+        """The runtime refused new children: wait for ours to finish, or back off when none of
+        ours is running (other sessions' children fill the limit)."""
+        self._window = max(1, len(self._in_flight))
+        for st in pressed:
+            self.emit(Event("backpressure", st.task.task_id, st.definition.name,
+                            message=f"runtime refused: window now {self._window}"))
+            if self._in_flight:
+                self._push_ready(st)
+                continue
+            st.refusals += 1
+            if st.refusals > MAX_IDLE_REFUSALS:
+                self._finish(st, "failed", error="the runtime kept refusing new children "
+                             "while none of this run's were active (max children limit)")
+            else:
+                heapq.heappush(self._delayed, (self.clock() + self.retry.delay(
+                    min(st.refusals, 6), self.rng), st.order, st.task.task_id))
 
     def _wait(self) -> None:
         now = self.clock()
@@ -228,7 +257,9 @@ class Scheduler:
             if st is not None:
                 self._attempt_done(st, outcome)
                 self._window = min(self.max_concurrent, self._window + 1)
-                self._start_ready()  # refill the freed slot now, not after the whole batch
+                if self._spawn_width == 1:
+                    self._start_ready()  # refill the freed slot now, not after the whole batch
+        # a runtime that spawns several at once refills every freed slot together (in _loop)
 
     def _enforce_deadlines(self) -> None:
         now = self.clock()
@@ -244,7 +275,8 @@ class Scheduler:
                 self._escalate(st, f"timed out after {st.timeout}s", final="timeout")
 
     # -- one attempt ------------------------------------------------------------------------------
-    def _spawn(self, st: _State) -> bool:
+    def _plan_attempt(self, st: _State) -> tuple[Attempt, SpawnRequest]:
+        """The next attempt of a task and its spawn request, journaled before it is sent."""
         tier = self.ladder.tier(st.tier_index)
         number = len(st.result.attempts) + 1
         attempt = Attempt(number=number, tier=tier.name, model=tier.model,
@@ -258,36 +290,39 @@ class Scheduler:
                                model=tier.model, run_timeout_seconds=st.timeout)
         self.journal.write("spawn_intent", task_id=st.task.task_id, attempt=number, label=label,
                            tier=tier.name, model=tier.model)
-        try:
-            receipt = self.runtime.spawn(request)
-        except SpawnRefused as refusal:
-            self.journal.write("spawn_refused", task_id=st.task.task_id, attempt=number,
-                               kind=refusal.kind, error=str(refusal))
-            if refusal.kind == "backpressure":
+        return attempt, request
+
+    def _spawned(self, st: _State, attempt: Attempt, answer) -> bool:
+        """Record the runtime's answer to a spawn (a Receipt or a SpawnRefused). False when it
+        was a back-pressure refusal: the task has not started and goes back to the queue."""
+        if isinstance(answer, SpawnRefused):
+            self.journal.write("spawn_refused", task_id=st.task.task_id, attempt=attempt.number,
+                               kind=answer.kind, error=str(answer))
+            if answer.kind == "backpressure":
                 return False
-            attempt.status, attempt.error = "refused", str(refusal)
+            attempt.status, attempt.error = "refused", str(answer)
             st.result.attempts.append(attempt)
             self.journal.write("attempt_finished", task_id=st.task.task_id,
                                attempt=attempt.to_record(), tier_index=st.tier_index)
-            if refusal.kind == "transient":
-                self._retry_same_tier(st, str(refusal))
+            if answer.kind == "transient":
+                self._retry_same_tier(st, str(answer))
             else:
-                self._escalate(st, f"spawn refused: {refusal}")
+                self._escalate(st, f"spawn refused: {answer}")
             return True
         now = self.clock()
         st.first_start = st.first_start or now
-        attempt.status, attempt.run_id = "accepted", receipt.run_id
-        attempt.session_key = receipt.session_key
-        attempt.model = receipt.resolved_model or tier.model
+        attempt.status, attempt.run_id = "accepted", answer.run_id
+        attempt.session_key = answer.session_key
+        attempt.model = answer.resolved_model or attempt.model
         st.result.attempts.append(attempt)
         st.result.status = "running"
-        st.live = _Live(attempt, receipt.run_id, now, now + _backstop(st.timeout))
-        self._in_flight[receipt.run_id] = st
+        st.live = _Live(attempt, answer.run_id, now, now + _backstop(st.timeout))
+        self._in_flight[answer.run_id] = st
         self.journal.write("spawn_accepted", flush=False, task_id=st.task.task_id,
                            attempt=attempt.to_record(),
                            tier_index=st.tier_index, timeout=st.timeout)
-        self.emit(Event("spawned", st.task.task_id, st.definition.name, number, tier.name,
-                        attempt.model, receipt.run_id))
+        self.emit(Event("spawned", st.task.task_id, st.definition.name, attempt.number, attempt.tier,
+                        attempt.model, answer.run_id))
         return True
 
     def _close_attempt(self, st: _State, status: str, *, error: str | None = None,

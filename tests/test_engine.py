@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
+import time
 from collections import Counter, defaultdict
 
 import pytest
@@ -160,14 +162,16 @@ def soak_task(i: int) -> AgentTask:
                      task_id=f"t{i:03d}", timeout_seconds=1, **extra)
 
 
-@pytest.mark.parametrize("collection", ["history", "collector"])
-def test_soak_200_tasks_with_mixed_faults(collection, fast_config, tmp_path):
+@pytest.mark.parametrize("collection,width", [("history", 1), ("collector", 1), ("history", 4)])
+def test_soak_200_tasks_with_mixed_faults(collection, width, fast_config, tmp_path):
     recorder = Recorder()
     # max_children (plain runs) and max_children_per_group (collectors) below max_concurrent:
     # the runtime refuses with `forbidden` and the scheduler must treat that as back-pressure
     fake = new_fake(recorder, max_children=5, max_children_per_group=5, run_timeout_unit_s=0.1)
     events = []
-    orch = new_orch(fake, fast_config, tmp_path, collection=collection, on_event=events.append)
+    # width 4: spawns and history reads go out several at once, as over the gateway's HTTP API
+    caller = fake if width == 1 else ParallelCaller(fake, width, delay=0.002)
+    orch = new_orch(caller, fast_config, tmp_path, collection=collection, on_event=events.append)
     tasks = [soak_task(i) for i in range(200)]
 
     results = orch.run_parallel(tasks)
@@ -200,6 +204,8 @@ def test_soak_200_tasks_with_mixed_faults(collection, fast_config, tmp_path):
     # never more than max_concurrent in flight, on our side and on the runtime's
     runs = fake.runs()
     assert 1 < orch.last_run.peak_in_flight <= 8
+    if width > 1:
+        assert 1 < caller.peak["sessions_spawn"] <= width
     assert fake.peak_running <= fake.lane_max_concurrent
     assert fake.peak_active_children <= 5
     end = max(r["ended_at"] for r in runs)
@@ -618,6 +624,33 @@ def test_journal_records_intent_before_acceptance_and_one_finish_per_task(fast_c
     finished = Counter(r["task_id"] for r in records if r["type"] == "task_finished")
     assert finished == {"a": 1, "b": 1, "c": 1}
     assert records[-1]["counts"] == {"completed": 2, "failed": 1}
+
+
+class ParallelCaller:
+    """A fake behind a caller that, like the gateway over HTTP, takes `width` calls at once
+    (`parallel_calls`), each sessions_spawn / sessions_history taking `delay` seconds of round
+    trip outside the fake's lock. Keeps the peak number of concurrent calls per tool."""
+
+    def __init__(self, fake, width: int = 4, delay: float = 0.0):
+        self.fake, self.parallel_calls, self.delay = fake, width, delay
+        self._lock = threading.Lock()
+        self._active: Counter = Counter()
+        self.peak: Counter = Counter()
+
+    def has(self, tool):
+        return self.fake.has(tool)
+
+    def call(self, tool, args):
+        with self._lock:
+            self._active[tool] += 1
+            self.peak[tool] = max(self.peak[tool], self._active[tool])
+        try:
+            if self.delay and tool in ("sessions_spawn", "sessions_history"):
+                time.sleep(self.delay)
+            return self.fake.call(tool, args)
+        finally:
+            with self._lock:
+                self._active[tool] -= 1
 
 
 class FailingCaller:

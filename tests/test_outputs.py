@@ -542,6 +542,11 @@ def test_history_stop_reasons_mark_cut_or_failed_replies():
     failed = dict(assistant(), stopReason="error", errorMessage="429 rate limited")
     checked = check_reply(history(user("t"), failed), output_format="markdown")
     assert checked.problems == ["child run did not finish (status: failed: 429 rate limited)"]
+    live = dict(assistant(text_block("⚠️ LLM request failed (request format rejected, HTTP 400).")),
+                stopReason="error")  # how OpenClaw 2026.9.6 records a failed run: no errorMessage
+    checked = check_reply(history(user("t"), live), output_format="markdown")
+    assert checked.problems == ["child run did not finish (status: failed: ⚠️ LLM request failed "
+                                "(request format rejected, HTTP 400).)"]
     done = dict(assistant(text_block("All good.")), stopReason="stop")
     assert check_reply(history(user("t"), done), output_format="markdown").ok
 
