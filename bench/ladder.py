@@ -291,8 +291,8 @@ def goals(result: dict) -> list[str]:
     pct = ladder["pct_of_strongest"]
     same = ladder["pass_rate"] >= strongest["pass_rate"] - SAME_PASS_TOLERANCE
     head = (f"ladder cost at N={result['n']}: {pct:.1f}% of always-strongest, pass rate "
-            f"{100 * ladder['pass_rate']:.1f}% vs {100 * strongest['pass_rate']:.1f}% "
-            f"({'the same' if same else 'LOWER'}) (goal <= {result['goal_pct']:.0f}% at the same "
+            f"{100 * ladder['pass_rate']:.1f}% vs {100 * strongest['pass_rate']:.1f}%, "
+            f"{'the same' if same else 'LOWER'} (goal <= {result['goal_pct']:.0f}% at the same "
             f"pass rate): ")
     if pct <= result["goal_pct"] and same:
         return [head + "met"]

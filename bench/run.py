@@ -3,14 +3,20 @@
 
     python3 bench/run.py                   # full run; rewrites BENCHMARKS.md at the repo root
     python3 bench/run.py --quick           # tiny sizes, a few runs: checks the benches still work
-    python3 bench/run.py --only fanout     # one benchmark (fanout | coldstart); may be repeated
+    python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | ladder);
+                                           # may be repeated
 
 Benchmarks:
 - fanout: fan-out efficiency on FakeOpenClaw (bench/fanout.py), one fresh process per
   configuration and repeat, N x max_concurrent, 50 ms scripted latency per task. Headline:
   ratio = wall / ideal, ideal = ceil(N / C) x latency; and runtime tool calls per task.
-- coldstart: wall time of fresh CLI processes (bench/coldstart.py) against the
-  `python3 -c pass` floor.
+- coldstart: wall time of fresh CLI processes (bench/coldstart.py: list, show, plan) against
+  the `python3 -c pass` floor.
+- gateway: fan-out on a live OpenClaw gateway (bench/gateway_bench.py).
+- ladder: ladder economics (bench/ladder.py) on a scripted workload of code reviews, in a fresh
+  process: final pass rate and cost of the model ladder vs. always-strongest vs.
+  always-cheapest at config.yaml's list prices. Headline: ladder cost as % of always-strongest
+  at the same pass rate. Costs and pass rates are deterministic for a given seed; no timing.
 
 Ratios, not absolute times, are the headline: absolute times depend on the machine. A partial
 run (--quick or --only) does not rewrite BENCHMARKS.md unless --output is given. Hand-written
@@ -36,7 +42,7 @@ sys.path.insert(0, str(BENCH))
 
 import coldstart  # noqa: E402
 
-BENCHMARKS = ("fanout", "coldstart", "gateway")
+BENCHMARKS = ("fanout", "coldstart", "gateway", "ladder")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
 
 GOAL_RATIO = 1.05             # at N=1000, C=50
@@ -115,6 +121,64 @@ def fanout_goals(rows) -> list[str]:
     return out
 
 
+# -- ladder economics -----------------------------------------------------------------------------
+def run_ladder(n: int, seed: int) -> dict:
+    """bench/ladder.py in a fresh process with a temp PARALLEL_AGENTS_HOME; its JSON figures."""
+    with tempfile.TemporaryDirectory(prefix="pa-bench-ladder-") as home:
+        env = dict(os.environ, PARALLEL_AGENTS_HOME=home,
+                   OPENCLAW_STATE_DIR=str(Path(home) / "openclaw-state"))
+        for key in ("OPENCLAW_GATEWAY_URL", "OPENCLAW_GATEWAY_TOKEN", "PARALLEL_AGENTS_DEBUG"):
+            env.pop(key, None)
+        proc = subprocess.run([sys.executable, str(BENCH / "ladder.py"), "--n", str(n),
+                               "--seed", str(seed), "--json"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"ladder N={n} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def ladder_intro(result: dict) -> list[str]:
+    """What the ladder table measures, with the workload's parameters (for BENCHMARKS.md)."""
+    tiers = ", ".join(f"{t} `{m}` ${p['input']:.2f} / ${p['output']:.2f}"
+                      for (t, m), p in zip(result["models"].items(), result["prices"].values()))
+    shares = ", ".join(f"{t} {100 * s:.0f}%" for t, s in result["shares"].items())
+    return [
+        f"N={result['n']} code reviews (`{result['agent']}`, seed {result['seed']}), each strategy "
+        "one `RealAIParallelOrchestrator` run over `OpenClawRuntime(FakeOpenClaw(...))` with "
+        "per-model scripted replies (`SIM` `by_model`). Each tier gets a fixed share of the tasks "
+        f"right ({shares}), the same tasks for every strategy, and a task a cheaper tier gets "
+        "right every stronger tier gets right too. A wrong reply is either schema-invalid JSON "
+        f"({100 * result['schema_share']:.0f}% of them: the engine re-asks once with the "
+        "validation errors, gets the same reply, escalates) or a valid review that misses the "
+        "planted bug (the run's quality gate rejects it; the engine escalates). Past the top of "
+        "its ladder a task fails. Token usage per attempt: the real prompt at 4 characters a "
+        f"token (~{result['input_tokens']} for a first attempt; a re-ask carries its validation "
+        f"errors too) and {result['output_tokens']} output tokens per reply. Cost = the engine's "
+        f"cost_usd at config.yaml prices (USD per million input / output tokens: {tiers}).",
+        "",
+        "- **pass rate** = tasks completed / N; **% of strongest** = cost / always-strongest's cost.",
+        "- **ladder** starts every task on the cheapest tier; **always-strongest** starts it on "
+        "the strongest (nothing to escalate to); **always-cheapest** runs a config with only the "
+        "cheapest tier; **ladder-from-balanced** (for information) starts on the second tier, "
+        "where " + _start_count(result) + " shipped agents start.",
+        "- same pass rate = the ladder's is at least always-strongest's minus half a percentage "
+        "point.",
+    ]
+
+
+def _start_count(result: dict) -> str:
+    starts = result.get("agent_start_tiers") or {}
+    second = list(result["models"])[1] if len(result["models"]) > 1 else None
+    total = sum(starts.values())
+    return f"{starts.get(second, 0)} of the {total}" if total else "most"
+
+
+def ladder_goals(result: dict) -> list[str]:
+    import ladder
+    return ladder.goals(result)
+
+
 # -- cold start ---------------------------------------------------------------------------------
 def coldstart_table(rows) -> list[list[str]]:
     floor = next(r["median_ms"] for r in rows if r["key"] == "floor")
@@ -181,7 +245,8 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
              f"Load average (1/5/15 min) at the start: {info['load']}; at the end: "
              f"{info.get('load_end', 'n/a')}.", ""]
     headline = [f"- {g}" for g in fanout_goals(results.get("fanout", []))
-                + coldstart_goals(results.get("coldstart", []))]
+                + coldstart_goals(results.get("coldstart", []))
+                + (ladder_goals(results["ladder"]) if "ladder" in results else [])]
     if headline:
         lines += ["Headline (goals from the issue):", ""] + headline + [""]
     if "fanout" in results:
@@ -228,6 +293,13 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                   "(model latency included).", "",
                   md_table([gateway_bench.COLUMNS, gateway_bench.row(g)]), ""]
         lines += [f"- {goal}" for goal in gateway_goals(g)] + [""]
+    if "ladder" in results:
+        import ladder
+        result = results["ladder"]
+        lines += ["## Ladder economics (FakeOpenClaw, scripted workload)", ""]
+        lines += ladder_intro(result)
+        lines += ["", md_table(ladder.table(result)), ""]
+        lines += [f"- {goal}" for goal in ladder_goals(result)] + [""]
     lines += [NOTES_MARKER, ""]
     if notes:
         lines.append(notes.strip("\n"))
@@ -264,12 +336,16 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes and few runs (N=20, 1 repeat, 3 cold-start runs)")
     p.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                   help="run only this benchmark (fanout | coldstart | gateway); may be repeated")
+                   help="run only this benchmark (fanout | coldstart | gateway | ladder); "
+                        "may be repeated")
     p.add_argument("--sizes", type=_ints, default=None, help="fan-out N values, e.g. 100,1000")
     p.add_argument("--concurrency", type=_ints, default=None, help="max_concurrent values, e.g. 8,50")
     p.add_argument("--latency", type=float, default=0.05, help="scripted latency per task, seconds")
     p.add_argument("--repeat", type=int, default=None, help="runs per fan-out configuration")
     p.add_argument("--cold-runs", type=int, default=None, help="runs per cold-start command")
+    p.add_argument("--ladder-n", type=int, default=None,
+                   help="tasks in the ladder workload (default 300; --quick: 40)")
+    p.add_argument("--ladder-seed", type=int, default=7, help="seed of the ladder workload")
     p.add_argument("--output", type=Path, default=None,
                    help="write the report here (default: BENCHMARKS.md on a full run only)")
     p.add_argument("--no-write", action="store_true", help="print only")
@@ -299,6 +375,10 @@ def main(argv=None) -> int:
         n, c = (8, 4) if args.quick else (24, 8)
         log(f"gateway: live OpenClaw gateway, N={n}, C={c}, 1 s scripted latency")
         results["gateway"] = gateway_bench.run(n=n, concurrent=c, latency=1.0, log=log)
+    if "ladder" in selected:
+        ladder_n = args.ladder_n or (40 if args.quick else 300)
+        log(f"ladder: N={ladder_n} scripted code reviews, seed {args.ladder_seed}, 4 strategies")
+        results["ladder"] = run_ladder(ladder_n, args.ladder_seed)
     try:
         info["load_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
@@ -322,10 +402,16 @@ def main(argv=None) -> int:
         print(gateway_bench.text_table([gateway_bench.COLUMNS, gateway_bench.row(results["gateway"])]))
         for goal in gateway_goals(results["gateway"]):
             print("- " + goal)
+    if "ladder" in results:
+        import ladder
+        print("\nLadder economics on FakeOpenClaw (scripted code reviews, config.yaml list prices)")
+        print(text_table(ladder.table(results["ladder"])))
+        for goal in ladder_goals(results["ladder"]):
+            print("- " + goal)
     if args.json:
         print(json.dumps({"machine": info, "results": results}, indent=1))
 
-    partial = args.quick or args.only or args.sizes or args.concurrency
+    partial = args.quick or args.only or args.sizes or args.concurrency or args.ladder_n
     output = args.output or (None if partial else REPO / "BENCHMARKS.md")
     if args.no_write or output is None:
         print("\n(BENCHMARKS.md not rewritten: " + ("--no-write" if args.no_write else
