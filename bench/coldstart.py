@@ -73,11 +73,11 @@ def _time(argv: list[str], env: dict) -> float:
     return elapsed * 1000
 
 
-def measure(runs: int = 15, fresh_runs: int = 5) -> list[dict]:
-    """One row per command: median / min / max wall milliseconds and the cost above the floor."""
-    py = sys.executable
+def commands(py: str = sys.executable) -> list[tuple]:
+    """The timed commands: (key, command as shown, argv, kind). kind: "warm" (after a warm-up),
+    "fresh_home" (a new PARALLEL_AGENTS_HOME each run), "no_pyc" (argv filled in by measure)."""
     cli = [py, ENTRY]
-    rows = [  # (key, shown command, argv, kind)
+    return [
         ("floor", "python3 -c pass", [py, "-c", "pass"], "warm"),
         ("list", "python3 ai_orchestrator.py list", cli + ["list"], "warm"),
         ("show", "python3 ai_orchestrator.py show code_reviewer", cli + ["show", "code_reviewer"], "warm"),
@@ -91,6 +91,12 @@ def measure(runs: int = 15, fresh_runs: int = 5) -> list[dict]:
         ("list_no_pyc", "python3 ai_orchestrator.py list (no bytecode cache of our modules)",
          None, "no_pyc"),
     ]
+
+
+def measure(runs: int = 15, fresh_runs: int = 5) -> list[dict]:
+    """One row per command: median / min / max wall milliseconds and the cost above the floor."""
+    py = sys.executable
+    rows = commands(py)
     samples: dict[str, list[float]] = {key: [] for key, *_ in rows}
     with tempfile.TemporaryDirectory(prefix="pa-bench-cold-") as tmp:
         tmp = Path(tmp)
