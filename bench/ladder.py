@@ -9,9 +9,10 @@ Workload: N code reviews (`code_reviewer`), each of a synthetic change of about
 `--input-tokens` tokens (the whole first prompt, as the engine builds it, is ~that size) with
 one planted bug whose location only the quality gate knows. Each tier of the shipped
 config.yaml gets a fixed share of the tasks right (`--shares`, one per tier, cheapest first;
-default fast 60 %, balanced 80 %, strongest 95 %): task i has a difficulty d_i in [0, 1) from a
-seeded hash, and a tier gets it right iff d_i < its share. The shares are monotone, so a task a
-cheap tier solves is one every stronger tier solves too.
+default fast 60 %, balanced 80 %, strongest 95 %): task i has a difficulty d_i in (0, 1) (its
+rank by a seeded hash, spread evenly: exactly that share of the N tasks, no sampling noise), and
+a tier gets it right iff d_i < its share. The shares are monotone, so a task a cheap tier solves
+is one every stronger tier solves too.
 
 How a tier is "wrong" is what the engine sees, nothing else: per (task, tier), from the same
 seeded hash, either
@@ -74,6 +75,15 @@ def unit(seed: int, *parts) -> float:
     return int(digest[:13], 16) / 16 ** 13
 
 
+def difficulties(n: int, seed: int) -> list[float]:
+    """Task i's difficulty in (0, 1): its rank by a seeded hash, spread evenly, so a tier with
+    share s gets exactly round(s x N) tasks right (no sampling noise) and which ones is fixed
+    by the seed. A tier gets task i right iff difficulty[i] < its share."""
+    order = sorted(range(n), key=lambda i: unit(seed, "difficulty", i))
+    rank = {task: r for r, task in enumerate(order)}
+    return [(rank[i] + 0.5) / n for i in range(n)]
+
+
 def _change(i: int, bug_line: int, chars: int) -> str:
     """A synthetic change to review, about `chars` characters long."""
     lines, n = [f"--- a/service/handler_{i}.py", f"+++ b/service/handler_{i}.py"], 0
@@ -112,8 +122,9 @@ def workload(n: int, *, seed: int, shares: tuple[float, ...], models: list[str],
     from parallel_agents.tasks import AgentTask
 
     tasks, answers = [], {}
+    difficulty = difficulties(n, seed)
     for i in range(n):
-        d = unit(seed, "difficulty", i)
+        d = difficulty[i]
         bug_line = 5 + int(unit(seed, "bug", i) * 40)
         location = f"service/handler_{i}.py:{bug_line}"
         by_model = {}

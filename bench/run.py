@@ -146,9 +146,9 @@ def ladder_intro(result: dict) -> list[str]:
     return [
         f"N={result['n']} code reviews (`{result['agent']}`, seed {result['seed']}), each strategy "
         "one `RealAIParallelOrchestrator` run over `OpenClawRuntime(FakeOpenClaw(...))` with "
-        "per-model scripted replies (`SIM` `by_model`). Each tier gets a fixed share of the tasks "
-        f"right ({shares}), the same tasks for every strategy, and a task a cheaper tier gets "
-        "right every stronger tier gets right too. A wrong reply is either schema-invalid JSON "
+        "per-model scripted replies (`SIM` `by_model`). Each tier gets exactly a fixed share of "
+        f"the tasks right ({shares}; which tasks, a seeded hash decides), the same tasks for "
+        "every strategy, and a task a cheaper tier gets right every stronger tier gets right too. A wrong reply is either schema-invalid JSON "
         f"({100 * result['schema_share']:.0f}% of them: the engine re-asks once with the "
         "validation errors, gets the same reply, escalates) or a valid review that misses the "
         "planted bug (the run's quality gate rejects it; the engine escalates). Past the top of "

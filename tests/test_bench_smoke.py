@@ -87,10 +87,12 @@ def test_ladder_outcomes_come_from_the_engine_validation_and_escalation(ladder_r
     # every first prompt is ~input_tokens; re-asks carry their validation errors on top
     per_attempt = lad["input_tokens"] / lad["attempts"]
     assert ladder_result["input_tokens"] * 0.95 <= per_attempt <= ladder_result["input_tokens"] * 1.2
-    # a task is right on a tier iff its seeded difficulty is below the tier's share
-    expected = sum(ladder.unit(SEED, "difficulty", i) < ladder_result["shares"]["strongest"]
-                   for i in range(SMALL_N))
-    assert lad["completed"] == expected
+    # a task is right on a tier iff its seeded difficulty is below the tier's share: exactly
+    # that share of the tasks
+    shares = ladder_result["shares"]
+    difficulty = ladder.difficulties(SMALL_N, SEED)
+    assert lad["completed"] == sum(d < shares["strongest"] for d in difficulty) == round(0.95 * SMALL_N)
+    assert rows["always-cheapest"]["completed"] == round(shares["fast"] * SMALL_N)
 
 
 def test_ladder_goal_line_says_met_or_missed_with_the_figure(ladder_result):
