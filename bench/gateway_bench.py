@@ -17,10 +17,13 @@ GatewayToolCaller (history collection: plain runs + subagents + sessions_history
 runs do not start over HTTP). Reported:
 - ratio = wall / ideal, ideal = ceil(N / C) x latency (wall = the orchestrator's run time);
 - HTTP calls per task = POST /tools/invoke requests the runtime made / N;
-- spawn overhead = median (and p90) wall time of one sessions_spawn request: what each start
-  costs the scheduler, which spawns one task at a time;
+- spawn overhead = median (and p90) wall time of one sessions_spawn request (the scheduler
+  sends a wave's spawns at once, up to GatewayToolCaller.parallel_calls, so these overlap);
 - run ms = the median `runtimeMs` the gateway lists for these runs (start to end of one run:
-  the scripted latency plus the gateway's own per-run work).
+  the scripted latency plus the gateway's own per-run work);
+- gateway CPU = CPU seconds the gateway's processes used during the fan-out (when this script
+  started the gateway), per task and as a share of the wall time: a gateway that is busy for
+  most of the wall time is the bottleneck, whatever the client does.
 
 `measure(url, token, ...)` runs one configuration against a given gateway and returns the
 figures as a dict; `run(...)` starts a gateway for it; `main()` prints a one-line table.
@@ -48,7 +51,7 @@ for _path in (str(REPO), str(INTEGRATION)):
 
 AGENT = "content_writer_funny"
 COLUMNS = ["N", "C", "latency", "wall s", "ideal s", "ratio", "HTTP calls/task", "spawn ms (median)",
-           "spawn ms (p90)", "run ms (median)", "completed"]
+           "spawn ms (p90)", "run ms (median)", "gateway CPU ms/task", "completed"]
 
 
 class TimedCaller:
@@ -139,11 +142,29 @@ def run(*, n: int = 24, concurrent: int = 8, latency: float = 1.0, log=None) -> 
             ready = time.monotonic() - started
             warm = og.warm_up(gateway)
             log(f"gateway: openclaw {og.openclaw_version(pkg)} ready in {ready:.1f}s, first run {warm:.1f}s")
+            cpu_before = gateway_cpu_seconds(gateway.proc.pid)
             result = measure(gateway.url, gateway.token, n=n, concurrent=concurrent, latency=latency,
                              runs_folder=folder / "runs")
+            cpu = gateway_cpu_seconds(gateway.proc.pid) - cpu_before
+    result.update(gateway_cpu_s=round(cpu, 2), gateway_cpu_ms_per_task=round(cpu * 1000 / n),
+                  gateway_busy=round(cpu / result["wall_s"], 2))
     result.update(openclaw=og.openclaw_version(pkg), gateway_ready_s=round(ready, 1),
                   first_run_s=round(warm, 1))
     return result
+
+
+def gateway_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process `pid` and its descendants (Linux)."""
+    import openclaw_gateway as og
+    total = 0
+    for p in [pid] + [child for child, _ in og.descendants(pid)]:
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def row(result: dict) -> list[str]:
@@ -152,6 +173,8 @@ def row(result: dict) -> list[str]:
             f"{result['http_calls_per_task']:.2f}", f"{result['spawn_ms_median']:.0f}",
             f"{result['spawn_ms_p90']:.0f}",
             "-" if result["run_ms_median"] is None else f"{result['run_ms_median']:.0f}",
+            "-" if result.get("gateway_cpu_ms_per_task") is None else
+            f"{result['gateway_cpu_ms_per_task']} ({result['gateway_busy']:.0%} busy)",
             f"{result['completed']}/{result['n']}"]
 
 
