@@ -18,8 +18,8 @@ How a tier is "wrong" is what the engine sees, nothing else: per (task, tier), f
 seeded hash, either
 - schema-invalid JSON (score as a string, `strengths` missing): the engine's validation rejects
   it, re-asks once on the same tier with the validation errors (the re-ask prompt is the real
-  one, errors included, so it costs its real extra tokens), gets the same wrong reply, escalates;
-  (`--schema-share` of the wrong replies, default half), or
+  one, errors included, so it costs its real extra tokens), gets the same wrong reply, and
+  escalates (`--schema-share` of the wrong replies, default half); or
 - a schema-valid review that misses the planted bug: the run's quality gate (a grader holding
   the bug's location, passed as RealAIParallelOrchestrator(quality_gate=...)) rejects it, and the
   engine escalates at once (no re-ask: asking the same model again rarely raises quality).
@@ -41,8 +41,7 @@ Strategies (same tasks, same seed):
   where most shipped agents start (their `tier` default).
 
 Goal (issue 7): ladder cost <= 35 % of always-strongest at the same pass rate, i.e. the
-ladder's final pass rate >= always-strongest's within half a percentage point (the tables show
-whole-percent rounding). `measure()` returns the figures; `main()` prints a table, or JSON.
+ladder's final pass rate >= always-strongest's minus half a percentage point. `measure()` returns the figures; `main()` prints a table, or JSON.
 """
 from __future__ import annotations
 
@@ -227,8 +226,8 @@ def measure(n: int = 300, *, seed: int = 7, shares: tuple[float, ...] | None = N
             concurrent: int = 50, strategies=STRATEGIES, config_path: Path | None = None) -> dict:
     """Run every strategy on the same workload; the figures as a dict (see the module docstring).
 
-    config_path: a config.yaml to take tiers and prices from (default: the shipped one only,
-    never the user's overrides)."""
+    config_path: a config.yaml whose keys override the shipped one's, as a user config does
+    (tiers, prices); default: the shipped config.yaml alone, never the user's overrides."""
     from parallel_agents.config import load_config
     from parallel_agents.registry import Registry
 
@@ -246,8 +245,8 @@ def measure(n: int = 300, *, seed: int = 7, shares: tuple[float, ...] | None = N
     registry = Registry.load(overlay=None)
     definition = registry.get(AGENT)
     tasks, answers = workload(n, seed=seed, shares=shares, models=models,
-                                 schema_share=schema_share, input_tokens=input_tokens,
-                                 definition=definition)
+                              schema_share=schema_share, input_tokens=input_tokens,
+                              definition=definition)
     rows = []
     with tempfile.TemporaryDirectory(prefix="pa-bench-ladder-") as runs:
         for name in strategies:
@@ -357,7 +356,8 @@ def main(argv=None) -> int:
     p.add_argument("--schema-share", type=float, default=0.5,
                    help="share of wrong replies that are schema-invalid (the rest fail the gate)")
     p.add_argument("--concurrent", type=int, default=50)
-    p.add_argument("--config", type=Path, default=None, help="config.yaml with tiers and prices")
+    p.add_argument("--config", type=Path, default=None, help="a config.yaml over the shipped one (e.g. other tiers or prices); "
+                        "default: the shipped config.yaml alone")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = p.parse_args(argv)
     try:
