@@ -26,7 +26,21 @@ def _to_json(value, field: str) -> str:
     def refuse(obj):
         raise InputError(f"value of type {type(obj).__name__} cannot be sent to an agent",
                          field=field, fix="use only strings, numbers, booleans, lists and mappings")
-    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=refuse)
+    try:
+        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False,
+                          default=refuse)
+    except TypeError:  # sort_keys met keys of different types, e.g. 1 and "one"
+        raise InputError("a mapping has keys of different types (numbers and text)", field=field,
+                         fix="quote the keys so that they are all text") from None
+    except ValueError as exc:
+        if "circular" in str(exc).lower():
+            raise InputError("the data contains itself (a circular reference)", field=field,
+                             fix="send a copy without the loop") from None
+        raise InputError("NaN and infinite numbers cannot be sent as JSON", field=field,
+                         fix="use null or a string for them") from None
+    except RecursionError:
+        raise InputError("the data is nested too deeply to send", field=field,
+                         fix="flatten it (or send it as a string)") from None
     # JSON leaves these raw, but Unicode-aware readers break lines at them: escape them so no
     # string in the data can start a line of its own
     for char in _UNICODE_LINE_BREAKS:

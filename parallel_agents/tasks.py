@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +19,10 @@ _id_counts: dict[str, int] = {}
 def _content_id(agent_type: str, description: str, input_data) -> str:
     """A readable id from the task's content: stable across processes (sha256, not Python's
     salted hash()), and unique in a process (a repeat of the same content gets -2, -3, ...)."""
-    canonical = json.dumps([agent_type, description, input_data], sort_keys=True, default=repr)
+    try:
+        canonical = json.dumps([agent_type, description, input_data], sort_keys=True, default=repr)
+    except (TypeError, ValueError, RecursionError):  # mixed key types, a loop, absurd depth:
+        canonical = uuid.uuid4().hex  # the pre-flight check refuses the data with a clear error
     base = f"{agent_type}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
     with _id_lock:
         n = _id_counts.get(base, 0) + 1
