@@ -66,18 +66,28 @@ def _answer(plan, spawns, args, out, extra=None) -> int:
 
 
 def cmd_plan(args, out) -> int:
+    from .cli_run import located_task_errors, tasks_from_args
     from .hostmode import HostPlan
     registry, config = _deps()
-    from .cli_run import tasks_from_args
-    plan = HostPlan.create(tasks_from_args(args), registry, config, collect=args.collect)
+    with located_task_errors(args) as tasks:
+        tasks += tasks_from_args(args)
+        plan = HostPlan.create(tasks, registry, config, collect=args.collect)
     return _answer(plan, plan.next_spawns(), args, out)
 
 
 def cmd_check(args, out) -> int:
     from . import yamlio
     from .hostmode import HostPlan, read_replies
+    from .errors import InputError
     registry, config = _deps()
-    plan = HostPlan.load(args.plan, registry, config)
+    try:
+        plan = HostPlan.load(args.plan, registry, config)
+    except InputError as exc:  # the journal speaks of run ids; here it is the --plan argument
+        problem = exc.problems[0]
+        if problem.field != "run_id" and "no journal" not in problem.message:
+            raise
+        raise InputError(problem.message, field="--plan",
+                         fix="use the plan_id that `plan` printed") from None
     texts = [(str(p), yamlio.read_text(p, shown=str(p), max_bytes=10 << 20)) for p in args.replies]
     if not texts and not sys.stdin.isatty():
         texts = [("stdin", sys.stdin.read())]

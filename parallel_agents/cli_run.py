@@ -1,6 +1,7 @@
 """CLI commands that run agents: run, demo, runs, resume."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -59,6 +60,57 @@ def tasks_from_args(args):
     return load_tasks(args.tasks)
 
 
+@contextlib.contextmanager
+def located_task_errors(args):
+    """Errors about the tasks named by add_task_options' arguments point at what the user wrote:
+    the task file, line and key (`tasks.yaml:7: tasks[1].depends_on: ...`), or the option
+    (--agent, --task, --input FILE). Yields a list for the tasks, to find them by position."""
+    tasks: list = []
+    try:
+        yield tasks
+    except InputError as exc:
+        exc.problems = [p if p.file else _locate(p, exc, args, tasks) for p in exc.problems]
+        raise
+
+
+_OPTIONS = {"agent_type": "--agent", "task_description": "--task", "input_data": "--input"}
+
+
+def _locate(problem, exc, args, tasks):
+    from .errors import Problem, UnknownAgentError
+    if args.agent:
+        option = _OPTIONS.get(problem.field)
+        if option is None:
+            return problem
+        file = args.input if option == "--input" else None
+        return Problem(problem.message, file, None, option, problem.fix)
+    ids = [t.task_id for t in tasks]
+    tid = getattr(exc, "task_id", None)
+    index = len(ids) - 1 - ids[::-1].index(tid) if tid in ids else None  # a repeat: the later one
+    if index is None and isinstance(exc, UnknownAgentError):
+        index = next((i for i, t in enumerate(tasks) if t.agent_type == exc.name), None)
+    shown = str(args.tasks)
+    if index is None:
+        return Problem(problem.message, shown, None, problem.field, problem.fix)
+    line, key = _task_key_line(args.tasks, index, problem.field)
+    return Problem(problem.message, shown, line, f"tasks[{index}]" + (f".{key}" if key else ""),
+                   problem.fix)
+
+
+def _task_key_line(path: Path, index: int, field: str | None):
+    """(line, key as written) of task `index`'s field in a task file (taskfile.ALIASES: the user
+    may have written `agent` or `agent_type`); the key is None when the task does not set it."""
+    from . import yamlio
+    from .taskfile import ALIASES
+    text = yamlio.read_text(path, max_bytes=1 << 30)
+    data, _ = yamlio.parse(text, shown=str(path))
+    prefix = ["tasks"] if isinstance(data, dict) and "tasks" in data else []
+    item = (data["tasks"] if prefix else data)[index]
+    fields = [field, "input_from"] if field == "depends_on" else [field]  # input_from adds deps
+    key = next((k for f in fields for k in item if ALIASES.get(k, k) == f), None)
+    return yamlio.node_at(text, [*prefix, index, *([key] if key else [])]), key
+
+
 def _positive(text: str) -> int:
     import argparse
     try:
@@ -70,11 +122,23 @@ def _positive(text: str) -> int:
     return value
 
 
+def _usd(text: str) -> float:
+    import argparse
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD, e.g. 2.50") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 (leave it out for no budget)")
+    return value
+
+
 def _runtime_args(p, *, concurrency: bool = True) -> None:
     if concurrency:
         p.add_argument("--max-concurrent", type=_positive, metavar="N",
                        help="attempts in flight at most (default: config max_concurrent)")
-        p.add_argument("--budget", type=float, metavar="USD", help="stop starting attempts past this spend")
+        p.add_argument("--budget", type=_usd, metavar="USD", help="stop starting attempts past this spend")
     p.add_argument("--simulate", action="store_true",
                    help="use the simulated runtime (no OpenClaw; outputs are marked [simulated])")
 
@@ -133,7 +197,7 @@ def single_task(args):
     if not args.task:
         raise InputError("--agent needs --task", field="--task", fix='add --task "what to do"')
     input_data = _read_input_file(args.input) if args.input else {}
-    definition = load_registry().get(args.agent)
+    definition = load_registry().get(args.agent)  # UnknownAgentError: located_task_errors names --agent
     return AgentTask(definition.name, args.task, input_data,
                      timeout_seconds=definition.timeout_seconds or 120)
 
@@ -142,9 +206,10 @@ def cmd_run(args, out) -> int:
     if args.team or args.goal:
         from .cli_workflows import cmd_run_workflow
         return cmd_run_workflow(args, out)
-    tasks = tasks_from_args(args)
-    orch, progress = _orchestrator(args, len(tasks))
-    orch.run_parallel(tasks)
+    with located_task_errors(args) as tasks:
+        tasks += tasks_from_args(args)
+        orch, progress = _orchestrator(args, len(tasks))
+        orch.run_parallel(tasks)
     return _report(orch, progress, args, out)
 
 

@@ -1,5 +1,8 @@
 """Everything that can be wrong with a batch of tasks is found before anything spawns, the same
-way for script mode (scheduler) and host mode (plan)."""
+way for script mode (scheduler) and host mode (plan).
+
+An error about one task carries `task_id` (and the task's field in the problem), so a caller
+that read the tasks from a file can point at the file, line and key (see cli_run)."""
 from __future__ import annotations
 
 import json
@@ -11,12 +14,45 @@ from .ladder import Ladder
 from .prompts import build_prompt
 from .tasks import OUTPUT_FORMATS, AgentTask
 
+MAX_TASK_ID = 200
+
 
 @dataclass(frozen=True)
 class Prepared:
     fmt: str          # the output format the task's replies are checked against
     timeout: int      # seconds per attempt
     tier_index: int   # where on the ladder the task starts
+
+
+def task_error(task_id: str | None, message: str, *, field: str, fix: str) -> InputError:
+    """An InputError about one task's field; `task_id` says which task."""
+    error = InputError(message, field=field, fix=fix)
+    error.task_id = task_id
+    return error
+
+
+def _check_id(task: AgentTask) -> None:
+    tid = task.task_id
+    if not isinstance(tid, str) or not tid.strip() or tid != tid.strip() or len(tid) > MAX_TASK_ID \
+            or any(ord(c) < 32 or ord(c) == 127 for c in tid):
+        raise task_error(tid, f"task id {str(tid)[:60]!r} cannot be used", field="task_id",
+                         fix=f"use up to {MAX_TASK_ID} characters with no line breaks, control "
+                             "characters or spaces at either end, e.g. review-api")
+
+
+def _check_timeout(task: AgentTask) -> None:
+    value = task.timeout_seconds
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise task_error(task.task_id, f"timeout_seconds of task {task.task_id} is {value!r}",
+                         field="timeout_seconds",
+                         fix="give a whole number of seconds of at least 1 (0: the default)")
+
+
+def _input_size(task: AgentTask) -> int | None:
+    try:
+        return len(json.dumps(task.input_data, default=str).encode())
+    except (ValueError, RecursionError):  # a loop or absurd depth: build_prompt names it
+        return None
 
 
 def prepare_tasks(tasks: list[AgentTask], definitions: dict, *, ladder: Ladder,
@@ -26,36 +62,44 @@ def prepare_tasks(tasks: list[AgentTask], definitions: dict, *, ladder: Ladder,
     ids = [t.task_id for t in tasks]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
-        raise InputError(f"task ids must be unique; repeated: {', '.join(dupes[:5])}",
+        raise task_error(dupes[0], f"task ids must be unique; repeated: {', '.join(dupes[:5])}",
                          field="task_id", fix="give each task its own task_id")
     known = set(ids)
     prepared = {}
     for task in tasks:
+        _check_id(task)
+        _check_timeout(task)
         d = definitions[task.task_id]
         fmt = task.output_format or d.output_format
         if fmt not in OUTPUT_FORMATS:
-            raise InputError(f"unknown output_format {fmt!r} for task {task.task_id}",
+            raise task_error(task.task_id, f"unknown output_format {fmt!r} for task {task.task_id}",
                              field="output_format", fix="use one of: " + ", ".join(OUTPUT_FORMATS))
         if fmt == "json" and not d.output_schema:
-            raise InputError(f"agent {d.name!r} has no output_schema, so it cannot return json",
+            raise task_error(task.task_id,
+                             f"agent {d.name!r} has no output_schema, so it cannot return json",
                              field="output_format", fix="use markdown, code or text for this agent")
-        size = len(json.dumps(task.input_data, default=str).encode())
-        if size > max_input_bytes:
-            raise InputError(f"input_data of task {task.task_id} is {size} bytes, over the "
-                             f"{max_input_bytes}-byte limit", field="input_data",
+        size = _input_size(task)
+        if size is not None and size > max_input_bytes:
+            raise task_error(task.task_id, f"input_data of task {task.task_id} is {size} bytes, "
+                             f"over the {max_input_bytes}-byte limit", field="input_data",
                              fix="send a summary or a path instead, or raise max_input_bytes")
         try:  # what would only fail at spawn time (empty text, data JSON cannot carry) fails now
             build_prompt(d, task.task_description, task.input_data, output_format=fmt)
         except InputError as exc:
             problem = exc.problems[0]
-            raise InputError(f"task {task.task_id}: {problem.message}", field=problem.field,
-                             fix=problem.fix) from None
+            raise task_error(task.task_id, f"task {task.task_id}: {problem.message}",
+                             field=problem.field, fix=problem.fix) from None
         for dep in task.depends_on:
             if dep not in known:
-                raise InputError(f"task {task.task_id} depends on unknown task {dep!r}",
+                raise task_error(task.task_id, f"task {task.task_id} depends on unknown task {dep!r}",
                                  field="depends_on", fix="use the task_id of a task in this run")
         timeout = int(task.timeout_seconds or d.timeout_seconds or default_timeout)
-        prepared[task.task_id] = Prepared(fmt, timeout,
-                                          ladder.start(task_tier=task.tier, agent_tier=d.tier))
+        try:
+            tier_index = ladder.start(task_tier=task.tier, agent_tier=d.tier)
+        except InputError as exc:
+            problem = exc.problems[0]
+            raise task_error(task.task_id if task.tier else None, problem.message,  # else: the agent's
+                             field=problem.field, fix=problem.fix) from None
+        prepared[task.task_id] = Prepared(fmt, timeout, tier_index)
     reject_cycles({t.task_id: t.depends_on for t in tasks})
     return prepared
