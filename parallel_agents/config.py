@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import yamlio
 from .deps import require
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, schema_fix
 from .paths import SHIPPED_CONFIG, display, user_config
 
 _SCHEMA = Path(__file__).with_name("config.schema.json")
@@ -109,7 +109,7 @@ def validate(data: dict, sources: list[tuple[Path, str, dict]]) -> list[Problem]
             continue
         shown, line = _blame(sources, path)
         problems.append(Problem(error.message[:160], shown, line, "/".join(map(str, path)) or None,
-                                "see the comments in the shipped config.yaml"))
+                                schema_fix(error) or "see the comments in the shipped config.yaml"))
     tiers = [t.get("name") for t in data.get("tiers", []) if isinstance(t, dict)]
     for index, name in enumerate(tiers):
         if name in tiers[:index]:

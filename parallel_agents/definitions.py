@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import yamlio
 from .deps import require
-from .errors import DefinitionError, Problem
+from .errors import DefinitionError, Problem, schema_fix
 from .paths import DEFINITION_SCHEMA, display
 
 FIELDS = ("name", "aliases", "category", "description", "system_prompt", "output_format",
@@ -71,21 +71,13 @@ def _fix_for(error) -> str | None:
     if kind == "additionalProperties":
         allowed = ", ".join(error.schema.get("properties", {}))
         return f"remove it; allowed keys are: {allowed}"
-    if kind == "required":
-        return "add it"
     if kind == "pattern" and path == ["tier"]:
         return "use a tier name from config.yaml: lower case letters, digits, _ or -, up to 32"
     if kind == "pattern" and path and (path[-1] in ("name", "category") or path[0] == "aliases"):
         return "use lower snake case: a letter, then letters, digits or _ (2-64 characters)"
-    if kind == "enum":
-        return "use one of: " + ", ".join(map(str, error.validator_value))
-    if kind == "type":
-        return f"make it a {error.validator_value}"
-    if kind in ("minLength", "maxLength", "minimum", "maximum"):
-        return f"keep it within the {kind} of {error.validator_value}"
     if kind == "not" and path == []:
         return "remove output_schema, or set output_format: json"
-    return None
+    return schema_fix(error)
 
 
 def _schema_problems(data, shown: str, text: str | None) -> list[Problem]:

@@ -31,6 +31,30 @@ class Problem:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+_KINDS = {"integer": "a whole number", "number": "a number", "string": "text",
+          "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "null"}
+
+
+def schema_fix(error) -> str | None:
+    """The fix for a JSON Schema validation error of a generic kind (type, range, enum, length),
+    in words a person can act on; None for kinds that need their context to explain."""
+    kind, value = error.validator, error.validator_value
+    if kind == "type":
+        kinds = value if isinstance(value, list) else [value]
+        return "make it " + " or ".join(_KINDS.get(k, k) for k in kinds)
+    if kind == "enum":
+        return "use one of: " + ", ".join(map(str, value))
+    words = {"minimum": "at least {}", "maximum": "at most {}", "exclusiveMinimum": "more than {}",
+             "exclusiveMaximum": "less than {}", "minItems": "at least {} item(s)",
+             "maxItems": "at most {} item(s)", "minLength": "at least {} character(s)",
+             "maxLength": "at most {} character(s)"}
+    if kind in words:
+        return "use " + words[kind].format(value)
+    if kind == "required":
+        return "add it"
+    return None
+
+
 class ParallelAgentsError(Exception):
     """Base of every error this package raises on purpose."""
 
