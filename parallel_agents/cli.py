@@ -16,7 +16,14 @@ SAMPLE_TASK = "Sample task: show how you would handle a typical request in your 
 
 
 class _Parser(argparse.ArgumentParser):
+    json_errors = False  # set by main() when --json is on the command line
+
     def error(self, message):  # usage errors: one line and exit 2, as everywhere else
+        if self.json_errors:  # and, as for every other error, JSON on stdout for --json
+            from .errors import InputError
+            option = message.split(":", 1)[0][len("argument "):] if message.startswith("argument ") \
+                else None  # "argument --max-concurrent: must be at least 1"
+            print(to_json(InputError(message, field=option, fix=f"see `{self.prog} --help`").to_dict()))
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -83,6 +90,22 @@ def _unknown_category(category, categories):
                       fix="use one of: " + ", ".join(categories))
 
 
+def output_folder(path: Path | None, option: str = "--out") -> Path | None:
+    """Check an output folder option before any work is done: it must be a folder, or not exist
+    yet under a folder that does (InputError naming the option and the fix otherwise)."""
+    from .errors import InputError
+    if path is None:
+        return None
+    if path.exists() and not path.is_dir():
+        raise InputError("is a file, not a folder", file=str(path), field=option,
+                         fix=f"name a folder for {option} (it is created when missing)")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if not path.exists() and parent is not None and not parent.is_dir():
+        raise InputError(f"{parent} is a file, so this folder cannot be created", file=str(path),
+                         field=option, fix=f"name a folder for {option}")
+    return path
+
+
 def _read_input_file(path: str) -> dict:
     from . import yamlio
     from .errors import InputError
@@ -147,6 +170,8 @@ def _render_error(exc: ParallelAgentsError, as_json: bool, err) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _Parser.json_errors = "--json" in argv
     args = build_parser().parse_args(argv)
     out = lambda text="": print(text, flush=True)  # noqa: E731
     err = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731

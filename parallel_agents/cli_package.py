@@ -34,8 +34,9 @@ def add_parsers(sub, add_json) -> None:
 
 
 def cmd_package(args, out) -> int:
+    from .cli import output_folder
     from .packaging import build_package
-    report = build_package(out=args.out)
+    report = build_package(out=output_folder(args.out))
     if args.json:
         out(to_json(report))
     else:

@@ -115,9 +115,14 @@ def _orchestrator(args, progress):
 
 def _write_yaml(folder: Path, definition: dict) -> Path:
     from . import yamlio
-    folder.mkdir(parents=True, exist_ok=True)
+    from .errors import EnvironmentProblem
     path = folder / f"{definition['name']}.yaml"
-    path.write_text(yamlio.dump(definition), encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(yamlio.dump(definition), encoding="utf-8")
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write it: {exc.strerror or exc}", file=str(path),
+                                 field="--out", fix="name a folder you can write to") from None
     return path
 
 
@@ -208,7 +213,9 @@ def _run_goal(args, out) -> int:
 # -- refine -----------------------------------------------------------------------------------------
 
 def cmd_refine(args, out) -> int:
+    from .cli import output_folder
     from .meta import install_agent
+    output_folder(args.out)  # before any work: a bad --out would waste the whole run
     progress = WorkflowProgress(quiet=bool(args.json))
     orch = _orchestrator(args, progress)
     results = orch.run_iterative_refinement(args.agents, args.target, args.max_rounds)
@@ -256,7 +263,9 @@ def _requests(path: Path) -> list:
 def cmd_create_agents(args, out) -> int:
     from .cli_run import _orchestrator as run_orchestrator, results_table
     from .errors import ParallelAgentsError
+    from .cli import output_folder
     from .meta import collect_designs, create_meta_agent_workflow, install_agent
+    output_folder(args.out)  # before any work: a bad --out would waste the whole run
     tasks = create_meta_agent_workflow(_requests(args.file))
     orch, progress = run_orchestrator(args, len(tasks))
     results = orch.run_parallel(tasks)
