@@ -158,13 +158,19 @@ def ladder_intro(result: dict) -> list[str]:
         f"cost_usd at config.yaml prices (USD per million input / output tokens: {tiers}).",
         "",
         "- **pass rate** = tasks completed / N; **% of strongest** = cost / always-strongest's cost.",
-        "- **ladder** starts every task on the cheapest tier; **always-strongest** starts it on "
-        "the strongest (nothing to escalate to); **always-cheapest** runs a config with only the "
-        "cheapest tier; **ladder-from-balanced** (for information) starts on the second tier, "
-        "where " + _start_count(result) + " shipped agents start.",
+        "- **ladder** is the product as shipped: each task starts on its agent's tier "
+        f"(`{result['agent']}`: {_agent_tier(result)}, where " + _start_count(result) + " shipped "
+        "agents start) and climbs; **ladder-from-fast** starts every task on the first tier (an "
+        "agent with `tier: fast`); **always-strongest** starts it on the strongest (nothing to "
+        "escalate to); **always-cheapest** runs a config with only the first tier.",
         "- same pass rate = the ladder's is at least always-strongest's minus half a percentage "
         "point.",
     ]
+
+
+def _agent_tier(result: dict) -> str:
+    row = next(r for r in result["rows"] if r["strategy"] == "ladder")
+    return row["tiers"][0]
 
 
 def _start_count(result: dict) -> str:
