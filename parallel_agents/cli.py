@@ -185,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the disk or a folder said no (not a folder, permissions, full)
+        from .errors import EnvironmentProblem
+        from .paths import user_home
+        problem = EnvironmentProblem(
+            f"cannot use it: {exc.strerror or exc}", file=exc.filename,
+            fix=f"check that the folder exists, is a folder and is writable (your user folder: "
+                f"{user_home()}, set by PARALLEL_AGENTS_HOME)")
+        _render_error(problem, getattr(args, "json", False), err)
+        return problem.exit_code
     except Exception as exc:  # a bug in this skill, not a user mistake
         if os.environ.get("PARALLEL_AGENTS_DEBUG"):
             raise

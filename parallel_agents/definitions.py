@@ -141,7 +141,8 @@ def check_definition(data, *, file: str | Path | None = None, text: str | None =
                              "keep one of them") for key, line in yamlio.duplicate_keys(text)]
     problems += _schema_problems(data, shown, text)
     name = data.get("name")
-    if expected_name and isinstance(name, str) and name != expected_name:
+    name_ok = not any(p.field == "name" for p in problems)  # an invalid name: no file to rename to
+    if expected_name and isinstance(name, str) and name != expected_name and name_ok:
         problems.append(Problem(f"name {name!r} differs from the file name {expected_name!r}",
                                 shown, yamlio.node_at(text, ["name"]) if text else None, "name",
                                 f"rename the file to {name}.yaml or set name: {expected_name}"))

@@ -78,7 +78,11 @@ class Registry:
         overlay_defs: dict[str, AgentDefinition] = {}
         if folder is not None:
             if folder.exists():
-                if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
+                if not folder.is_dir():
+                    raise EnvironmentProblem("the overlay folder is a file", file=display(folder),
+                                             fix="move the file away: your agent definitions go "
+                                                 "in a folder of that name")
+                if not os.access(folder, os.R_OK | os.X_OK):
                     raise EnvironmentProblem("the overlay folder cannot be read", file=display(folder),
                                              fix=f"fix its permissions: chmod u+rx {folder}")
                 overlay_defs = cls._load_folder(folder, "overlay", cache, problems)
