@@ -15,7 +15,11 @@ Knobs beyond OpenClaw's own limits: `tools` (which tools exist, to play degraded
 `models` (allowed model refs; None = any), `swarm_enabled=False` (tools.swarm disabled: swarm
 parameters are thrown), `requester_run_id` (set it to play an in-agent caller, where collectors
 may omit groupId), `run_timeout_unit_s` (wall seconds per runTimeoutSeconds unit, so tests can
-check timeouts in milliseconds while OpenClaw's integer-seconds contract stays intact).
+check timeouts in milliseconds while OpenClaw's integer-seconds contract stays intact),
+`collector_runs_start` (True: collectors run, as for tools injected into an agent's process;
+False plays a gateway reached over HTTP - tests/fake_gateway.py - where OpenClaw 2026.9.6
+accepts collector runs but never starts them: they list as queued, execution "queued",
+runtime "n/a", and agents_wait keeps them pending until they are cancelled).
 
 Behaviour is scripted by `responder(view: SpawnView) -> Reply`. The default,
 `directive_responder`, reads one directive line in the task text:
@@ -64,22 +68,38 @@ Contract facts mirrored here (OpenClaw 2026.9.6, node_modules/openclaw/dist unle
 - subagents (openclaw-tools-*.mjs createSubagentsTool): actions are exactly list | wait | cancel.
   `list` -> `{status:"ok", action:"list", requesterSessionKey, callerSessionKey, callerIsSubagent,
   total, taskTotal, tasks:[{taskId, runtime, deliveryStatus, execution:{state}, status:
-  queued|running|completed|failed|timed_out|cancelled|blocked, label?, error?}], active:[view],
-  recent:[view], text}` where view = `{index, line, runId, sessionKey, taskName?, label, task,
-  status: queued|running|done|failed|timeout|killed, execution, pendingDescendants, runtime,
-  runtimeMs, model, totalTokens, startedAt, endedAt?}`. Task rows carry no runId; they share
-  the spawn `label`. `wait {taskIds (1-32), timeoutSeconds 0-60 int, default 30}` ->
+  queued|running|completed|failed|timed_out|cancelled|blocked, label?, progressSummary?,
+  error?}], active:[view], recent:[view], text}`. A completed row's progressSummary is the reply
+  (cut at 4096 chars with "…", whitespace collapsed); a cancelled row's error is "Cancelled by
+  operator."; a failed row's error is OpenClaw's summary of the failure (here: the scripted
+  text). view = `{index, runId, sessionKey, taskName?, label, task, status:
+  queued|running|done|failed|timeout|killed, execution, deliveryStatus: not_required|pending,
+  pendingDescendants, runtime ("n/a", "61ms", "3s"), runtimeMs, model, totalTokens?,
+  startedAt?, endedAt?}`: the tool drops the views' `line` (it is in `text`); totalTokens only
+  once the model has answered (not while running, nor after a failed, timed-out or cancelled
+  run here); no startedAt while a collector waits to start. Task rows carry no runId; they
+  share the spawn `label`. `wait {taskIds (1-32), timeoutSeconds 0-60 int, default 30}` ->
   `{status:"ok", action:"wait", reason: completed|attention|unavailable|timeout, tasks,
   completed:[taskId], attention:[taskId], unavailable?:[taskId]}`. `cancel {taskId}` ->
   `{status:"cancelled"|"error", taskId, found, cancelled, reason?}` or `{status:"forbidden",
   error:"Task outside session tree."}`.
 - sessions_history (openclaw-tools-*.mjs createSessionsHistoryTool): `{sessionKey, messages,
-  truncated, droppedMessages, contentTruncated, contentRedacted, bytes}`; text blocks over 4000
+  truncated, droppedMessages, contentTruncated, contentRedacted, bytes, pendingInputs:{items,
+  total}}`. The task message is a pending input (`{id, state: queued|cancelled, acceptedAt,
+  message:{role:"user", content}}`, its text capped at ~1/8 of 4096 bytes) until the run takes
+  it (here: when it starts); then it is the first message, `{role:"user", content: "[Subagent
+  Context] You are running as a subagent (depth 1/5). ...\n\n[Subagent Task]\n\n<task>\n\n
+  Begin. Execute the assigned task to completion.", timestamp, idempotencyKey:"<runId>:user",
+  __openclaw}` (content a plain string). The reply: `{role:"assistant", content:[{type:"text",
+  text}], api, provider, model, stopReason:"stop", timestamp, responseId, __openclaw}`; a failed
+  run's reply has stopReason "error", no errorMessage and the text "⚠️ LLM request failed
+  (request format rejected, HTTP 400)." with idempotencyKey "<runId>:terminal-error" instead of
+  responseId (what the gateway records when the model answers HTTP 400). Text blocks over 4000
   chars become `text[:4000] + "\\n…(truncated)…"`; messages are capped at 81920 JSON bytes
   (oldest dropped; a lone oversize message becomes `[sessions_history omitted: message too
   large]`). Stripping `usage`/`details`/`cost` also sets contentTruncated, so it is true for
   nearly every assistant reply - we mirror that quirk. Unknown key: `{status:"error", error:
-  "Session not found: K (use the full sessionKey from sessions_list)"}`.
+  "No session found: K"}`.
 - agents_wait (agents-wait-tool-*.mjs): `{ids (1-1000), timeoutSeconds (number, default 30,
   clamped to tools.swarm.waitTimeoutSecondsMax 600)}` -> `{completed:[{runId, status:
   done|failed|killed|timeout, result, structured?, error?, schemaError?, sessionKey, label?,
@@ -126,6 +146,19 @@ COMPLETION_NOTES = {
                 "your final answer; never busy-poll. If a completion arrives after your final "
                 "answer, reply ONLY with NO_REPLY.",
 }
+# The child's task message (sessions-spawn-tool-*.mjs buildSubagentTaskMessage; depth 1 of the
+# default maxSpawnDepth 5): a plain string, as sessions_history shows it.
+SUBAGENT_TASK_MESSAGE = ("[Subagent Context] You are running as a subagent (depth 1/5). Complete the "
+                         "current [Subagent Task]; inherited conversation is background context, not "
+                         "your assignment.\n\n[Subagent Task]\n\n{task}\n\nBegin. Execute the "
+                         "assigned task to completion.")
+# A failed run's last assistant message: what the live gateway records when the model answers
+# HTTP 400 (the scripted model server's `fail`). The scripted error text itself shows in the task
+# row's `error` and the collector item's `error` instead.
+FAILED_REPLY_TEXT = "⚠️ LLM request failed (request format rejected, HTTP 400)."
+CANCELLED_ERROR = "Cancelled by operator."
+PENDING_INPUTS_MAX_BYTES = 4096
+PROGRESS_SUMMARY_MAX_CHARS = 4096
 _TERMINAL = ("done", "failed", "timeout", "killed")
 _TASK_STATUS = {"queued": "queued", "running": "running", "done": "completed", "failed": "failed",
                 "timeout": "timed_out", "killed": "cancelled"}
@@ -241,7 +274,7 @@ class FakeOpenClaw:
                  models: Iterable[str] | None = None, default_model: str = "fake/default",
                  agent_id: str = "main", tools: Iterable[str] = ALL_TOOLS,
                  requester_run_id: str | None = None, swarm_enabled: bool = True,
-                 run_timeout_unit_s: float = 1.0):
+                 run_timeout_unit_s: float = 1.0, collector_runs_start: bool = True):
         self.responder = responder or directive_responder
         self.max_children = max_children
         self.lane_max_concurrent = lane_max_concurrent
@@ -258,6 +291,10 @@ class FakeOpenClaw:
         # Wall seconds one runTimeoutSeconds unit lasts. OpenClaw only takes whole seconds; tests
         # shrink the unit (e.g. 0.02) to check timeouts fast without breaking that contract.
         self.run_timeout_unit_s = run_timeout_unit_s
+        # False plays a gateway reached over HTTP: collector runs are accepted but never start
+        # (OpenClaw 2026.9.6). The same attribute on GatewayToolCaller tells OpenClawRuntime
+        # not to choose the collector path there.
+        self.collector_runs_start = collector_runs_start
         self.requester_session_key = f"agent:{agent_id}:main"
         self.calls: Counter = Counter()
         self.peak_running = 0
@@ -270,6 +307,7 @@ class FakeOpenClaw:
         # goes. Runs enter at spawn and leave through _start (queued) and _end (live) only.
         self._live: dict[str, _Run] = {}
         self._queued: dict[str, _Run] = {}
+        self._parked: dict[str, _Run] = {}  # collectors that never start (collector_runs_start=False)
         self._group_total: Counter = Counter()
         self._ends: list = []  # heap of (planned end, seq, run) for runs started; lazily pruned
         self._by_task: dict[str, _Run] = {}
@@ -321,10 +359,11 @@ class FakeOpenClaw:
         run.status, run.ended_at = status, t
         self._live.pop(run.run_id, None)
         self._queued.pop(run.run_id, None)
+        self._parked.pop(run.run_id, None)
 
     def _start_queued(self, t: float) -> None:
         queued = self._queued  # in spawn order: FIFO
-        lane_busy = len(self._live) - len(queued)
+        lane_busy = len(self._live) - len(queued) - len(self._parked)
         if queued and lane_busy < self.lane_max_concurrent:
             live = self._live_runs()
             # with no more live runs than the swarm limit, no group can reach it: skip the count
@@ -474,7 +513,10 @@ class FakeOpenClaw:
                    msg_ids=(f"msg-{next(self._msg_seq)}", f"msg-{next(self._msg_seq)}"))
         self._runs[run.run_id] = run
         self._live[run.run_id] = run
-        self._queued[run.run_id] = run
+        if collect and not self.collector_runs_start:
+            self._parked[run.run_id] = run  # accepted, listed as queued, never started
+        else:
+            self._queued[run.run_id] = run
         if collect:
             self._group_total[group_id] += 1
         self._by_task[run.task_id] = run
@@ -540,32 +582,49 @@ class FakeOpenClaw:
                "execution": {"state": state}, "status": status}
         if run.label:
             row["label"] = run.label
-        if run.status == "failed" and run.reply.fail:
+        if run.status == "done":
+            summary = _progress_summary(run.reply.text)
+            if summary:
+                row["progressSummary"] = summary
+        elif run.status == "failed" and run.reply.fail:
             row["error"] = run.reply.fail[:120]
+        elif run.status == "killed":
+            row["error"] = CANCELLED_ERROR
         return row
 
-    def _view(self, run: _Run, index: int, now: float) -> dict:
+    def _view(self, run: _Run, index: int, now: float) -> tuple[dict, str]:
+        """(a list view as the subagents tool returns it, its line of the list `text`)."""
         status = {"queued": "queued" if run.collect else "running"}.get(run.status, run.status)
-        started = run.start_at if run.start_at is not None else run.created_at
-        runtime_ms = int(max(0.0, (run.ended_at or now) - started) * 1000)
-        label = (run.label or run.task.strip())[:48]
-        task = run.task.strip()[:72]
-        usage = self._usage(run)
-        total = (usage["inputTokens"] + usage["outputTokens"]) if usage else None
-        line = (f"{index}. {run.task_name + ': ' if run.task_name else ''}{label} ({run.model}, "
-                f"{runtime_ms // 1000}s) {status}{'' if task.lower() == label.lower() else ' - ' + task}")
-        view = {"index": index, "line": line, "runId": run.run_id, "sessionKey": run.session_key}
+        # a collector waiting for its start has no start time; a plain run waiting for a lane
+        # slot is registered as running from its spawn on
+        started = run.start_at if run.start_at is not None else (None if run.collect else run.created_at)
+        runtime_ms = int(max(0.0, (run.ended_at or now) - started) * 1000) if started is not None else 0
+        runtime = _compact_duration(runtime_ms)
+        label = _truncate_line(run.label or run.task.strip(), 48)
+        task = _truncate_line(run.task.strip(), 72)
+        usage = self._usage(run) if run.status == "done" else None  # token usage once the model answered
+        total = (usage["inputTokens"] + usage["outputTokens"]) if usage else 0
+        tokens = (f", tokens {_short_tokens(total)} (in {_short_tokens(usage['inputTokens'])} / out "
+                  f"{_short_tokens(usage['outputTokens'])})") if total > 0 else ""
+        line = (f"{index}. {run.task_name + ': ' if run.task_name else ''}{label} "
+                f"({run.model.rsplit('/', 1)[-1]}, {runtime}{tokens}) {status}"
+                f"{'' if task.lower() == label.lower() else ' - ' + task}")
+        view = {"index": index, "runId": run.run_id, "sessionKey": run.session_key}
         if run.task_name:
             view["taskName"] = run.task_name
         view.update({"label": label, "task": task, "status": status,
                      "execution": {"state": "finished" if run.status in _TERMINAL else
                                    ("queued" if status == "queued" else "running")},
-                     "pendingDescendants": 0, "runtime": f"{runtime_ms // 1000}s",
-                     "runtimeMs": runtime_ms, "model": run.model, "totalTokens": total,
-                     "startedAt": self._ms(started)})
+                     "deliveryStatus": "pending" if run.expects_completion else "not_required",
+                     "pendingDescendants": 0, "runtime": runtime, "runtimeMs": runtime_ms,
+                     "model": run.model})
+        if total > 0:
+            view["totalTokens"] = total
+        if started is not None:
+            view["startedAt"] = self._ms(started)
         if run.ended_at is not None:
             view["endedAt"] = self._ms(run.ended_at)
-        return view
+        return view, line
 
     def _subagents(self, a: dict) -> dict:
         action = a.get("action") or "list"
@@ -586,13 +645,13 @@ class FakeOpenClaw:
         ordered = sorted(self._runs.values(), key=lambda r: -(r.start_at or r.created_at))
         active = [r for r in ordered if r.status not in _TERMINAL]
         recent = [r for r in ordered if r.status in _TERMINAL and r.ended_at >= cutoff]
-        views = [self._view(r, i, now) for i, r in enumerate(active + recent, start=1)]
+        views, lines = zip(*[self._view(r, i, now) for i, r in enumerate(active + recent, start=1)]) \
+            if active or recent else ((), ())
         tasks = [self._task_row(r) for r in sorted(active + recent,
                                                     key=lambda r: -(r.ended_at or r.start_at or r.created_at))]
-        active_views, recent_views = views[:len(active)], views[len(active):]
-        text = "\n".join(["active subagents:", *([v["line"] for v in active_views] or ["(none)"]), "",
-                          f"recent (last {recent_minutes}m):",
-                          *([v["line"] for v in recent_views] or ["(none)"])])
+        active_views, recent_views = list(views[:len(active)]), list(views[len(active):])
+        text = "\n".join(["active subagents:", *(lines[:len(active)] or ["(none)"]), "",
+                          f"recent (last {recent_minutes}m):", *(lines[len(active):] or ["(none)"])])
         return {"status": "ok", "action": "list", "requesterSessionKey": self.requester_session_key,
                 "callerSessionKey": self.requester_session_key, "callerIsSubagent": False,
                 "total": len(self._runs), "taskTotal": len(tasks), "tasks": tasks,
@@ -648,10 +707,18 @@ class FakeOpenClaw:
         return {"status": "cancelled", "taskId": task_id, "found": True, "cancelled": True}
 
     # -- sessions_history -------------------------------------------------------------------
+    def _task_message(self, run: _Run) -> str:
+        return SUBAGENT_TASK_MESSAGE.format(task=run.task.strip())
+
     def _raw_messages(self, run: _Run) -> list[dict]:
-        created = self._ms(run.created_at)
-        messages = [{"role": "user", "content": [{"type": "text", "text": f"[Subagent Task]\n{run.task}"}],
-                     "timestamp": created, "__openclaw": {"id": run.msg_ids[0], "seq": 1}}]
+        """The child's transcript: the task message once the run has started, then its reply."""
+        if run.start_at is None:
+            return []  # the task message is still a pending input (or, parked, nowhere)
+        user_key = f"{run.run_id}:user"
+        messages = [{"role": "user", "content": self._task_message(run), "timestamp": self._ms(run.created_at),
+                     "idempotencyKey": user_key,
+                     "__openclaw": {"senderIsOwner": False, "id": run.msg_ids[0], "idempotencyKey": user_key,
+                                    "seq": 1}}]
         if run.status not in ("done", "failed"):
             return messages
         provider, _, model = run.model.partition("/") if "/" in run.model else ("", "", run.model)
@@ -660,13 +727,32 @@ class FakeOpenClaw:
                  "provider": provider or "fake", "model": model,
                  "usage": {"input": usage["inputTokens"], "output": usage["outputTokens"],
                            "totalTokens": usage["inputTokens"] + usage["outputTokens"]},
-                 "stopReason": "stop", "timestamp": self._ms(run.ended_at),
-                 "__openclaw": {"id": run.msg_ids[1], "seq": 2}}
+                 "stopReason": "stop", "timestamp": self._ms(run.ended_at)}
+        meta = {"runId": run.run_id, "id": run.msg_ids[1]}
         if run.status == "done":
             reply["content"] = [{"type": "text", "text": run.reply.text}]
-        else:
-            reply["stopReason"], reply["errorMessage"] = "error", run.reply.fail
+            reply["responseId"] = f"chatcmpl-{uuid.uuid5(uuid.NAMESPACE_OID, run.run_id).hex[:20]}"
+        else:  # no errorMessage: the failure is the reply's text
+            reply["content"] = [{"type": "text", "text": FAILED_REPLY_TEXT}]
+            reply["stopReason"] = "error"
+            reply["idempotencyKey"] = meta["idempotencyKey"] = f"{run.run_id}:terminal-error"
+        reply["__openclaw"] = {**meta, "seq": 2}
         return messages + [reply]
+
+    def _pending_inputs(self, run: _Run) -> tuple[dict, bool]:
+        """(pendingInputs, truncated): the task message until the run starts and consumes it
+        (state "queued"; "cancelled" when cancelled first). A parked collector never got one."""
+        if run.start_at is not None or (run.collect and not self.collector_runs_start):
+            return {"items": [], "total": 0}, False
+        state = "queued" if run.status == "queued" else "cancelled"
+        item = {"id": run.msg_ids[0], "state": state, "acceptedAt": self._ms(run.created_at)}
+        # boundPendingInputs: each message gets a share of 4096 bytes, its text 1/8 of that
+        budget = PENDING_INPUTS_MAX_BYTES - _json_bytes({"items": [item], "total": 1}) - 12
+        text, truncated = _truncate_text(self._task_message(run), max(1, budget // 8))
+        message = {"role": "user", "content": text}
+        if _json_bytes(message) > budget:
+            message, truncated = {"role": "user", "content": "[Input omitted; request limit: 1]"}, True
+        return {"items": [{**item, "message": message}], "total": 1}, truncated
 
     def _sessions_history(self, a: dict) -> dict:
         key = a.get("sessionKey")
@@ -676,31 +762,33 @@ class FakeOpenClaw:
         self._advance(time.monotonic())
         run = self._by_session.get(key)
         if run is None:
-            return {"status": "error", "error": f"Session not found: {key} (use the full sessionKey "
-                                                f"from sessions_list)"}
+            return {"status": "error", "error": f"No session found: {key}"}
         raw = self._raw_messages(run)
         limit = a.get("limit")
         if isinstance(limit, int) and limit > 0:
             raw = raw[-limit:]
-        content_truncated = False
+        pending, content_truncated = self._pending_inputs(run)
+        pending_bytes = _json_bytes(pending)
+        budget = HISTORY_MAX_BYTES - pending_bytes
         messages = []
         for message in raw:
             message, truncated = _sanitize(message)
             content_truncated |= truncated
             messages.append(message)
         items, dropped = list(messages), False
-        while _json_bytes(items) > HISTORY_MAX_BYTES and len(items) > 1:
+        while _json_bytes(items) > budget and len(items) > 1:
             items.pop(0)
             dropped = True
         hard_capped = False
-        if _json_bytes(items) > HISTORY_MAX_BYTES:
+        if _json_bytes(items) > budget:
             meta = items[-1].get("__openclaw", {})
             items = [{"role": "assistant", "content": OMITTED_PLACEHOLDER, "__openclaw": dict(meta)}]
             hard_capped = True
         return {"sessionKey": key, "messages": items,
                 "truncated": dropped or content_truncated or hard_capped,
                 "droppedMessages": dropped or hard_capped, "contentTruncated": content_truncated,
-                "contentRedacted": False, "bytes": _json_bytes(items)}
+                "contentRedacted": False, "bytes": _json_bytes(items) + pending_bytes,
+                "pendingInputs": pending}
 
     # -- agents_wait ------------------------------------------------------------------------
     def _agents_wait(self, a: dict) -> dict:
@@ -739,10 +827,44 @@ class FakeOpenClaw:
             self._sleep_until(deadline)
 
 
-def _truncate_text(text: str) -> tuple[str, bool]:
-    if len(text) <= HISTORY_TEXT_MAX_CHARS:
+def _truncate_text(text: str, max_chars: int = HISTORY_TEXT_MAX_CHARS) -> tuple[str, bool]:
+    if len(text) <= max_chars:
         return text, False
-    return text[:HISTORY_TEXT_MAX_CHARS] + TRUNCATION_MARKER, True
+    return text[:max_chars] + TRUNCATION_MARKER, True
+
+
+def _truncate_line(value: str, max_chars: int) -> str:
+    """subagents list labels and tasks (truncateLine): cut with "..." at `max_chars`."""
+    value = value.rstrip()
+    return value if len(value) <= max_chars else value[:max_chars - 3].rstrip() + "..."
+
+
+def _compact_duration(ms: int) -> str:
+    """A list view's `runtime` (formatDurationCompact): "n/a", "640ms", "3s", "2m 5s", "1h 4m"."""
+    if ms <= 0:
+        return "n/a"
+    if ms < 1000:
+        return f"{ms}ms"
+    seconds = int(ms / 1000 + 0.5)
+    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m"), (seconds % 60, "s")]
+    return " ".join([f"{n}{unit}" for n, unit in parts if n][:2])
+
+
+def _short_tokens(n: int) -> str:
+    """Token counts in the list text (formatTokenShort): 950, 3.9k, 12k, 1.2m."""
+    if n < 1000:
+        return str(max(0, n))
+    value, suffix = (n / 1000, "k") if n < 1_000_000 else (n / 1_000_000, "m")
+    text = f"{value:.{0 if n >= 10_000 and suffix == 'k' else 1}f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + suffix
+
+
+def _progress_summary(text: str) -> str | None:
+    """A completed run's task-row progressSummary: the reply (cut at 4096 chars with "…"),
+    whitespace runs collapsed."""
+    if len(text) > PROGRESS_SUMMARY_MAX_CHARS:
+        text = text[:PROGRESS_SUMMARY_MAX_CHARS - 1] + "…"
+    return re.sub(r"\s+", " ", text).strip() or None
 
 
 def _sanitize(message: dict) -> tuple[dict, bool]:

@@ -4,6 +4,10 @@ that is killed (crash-resume tests) and is reached over real HTTP (gateway calle
 
     python3 tests/fake_gateway.py --token T --port-file F [--deny sessions_spawn] [--lane 8]
 
+Like a real OpenClaw 2026.9.6 gateway reached over HTTP, it accepts collector runs
+(`collect:true`) but never starts them: they stay queued (FakeOpenClaw collector_runs_start=False;
+tests/integration/test_contract.py compares that with the live gateway).
+
 Writes the chosen port to --port-file when ready. `GET /health` -> {"ok": true}.
 `GET /debug/runs` -> every run the fake accepted (label, model, status): for assertions only.
 """
@@ -84,7 +88,8 @@ def main() -> None:
     parser.add_argument("--models", default="", help="comma-separated allowed model refs")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m] or None
-    fake = FakeOpenClaw(lane_max_concurrent=args.lane, max_children=args.max_children, models=models)
+    fake = FakeOpenClaw(lane_max_concurrent=args.lane, max_children=args.max_children, models=models,
+                        collector_runs_start=False)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(fake, args.token, set(args.deny)))
     server.daemon_threads = True
     tmp = Path(args.port_file + ".tmp")

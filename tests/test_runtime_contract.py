@@ -306,6 +306,39 @@ def test_cancel_stops_a_run(fake, history_rt):
         {"status": "forbidden", "error": "Task outside session tree."}
 
 
+def test_list_views_and_task_rows_look_like_openclaws(fake):
+    done = fake.call("sessions_spawn", {"task": task(reply="All  good.\nDone."), "label": "done",
+                                        "expectsCompletionMessage": False})["runId"]
+    hung = fake.call("sessions_spawn", {"task": task(hang=True), "label": "hung"})["runId"]  # announces
+    time.sleep(0.05)
+    listing = fake.call("subagents", {"action": "list"})
+    views = {v["runId"]: v for v in listing["active"] + listing["recent"]}
+    assert "line" not in views[done] and "2. done (default, " in listing["text"]
+    assert (views[done]["deliveryStatus"], views[hung]["deliveryStatus"]) == ("not_required", "pending")
+    assert views[done]["totalTokens"] > 0 and "totalTokens" not in views[hung]  # no usage yet
+    rows = {r["label"]: r for r in listing["tasks"]}
+    assert rows["done"]["progressSummary"] == "All good. Done."  # the reply, whitespace collapsed
+    fake.call("subagents", {"action": "cancel", "taskId": rows["hung"]["taskId"]})
+    [row] = [r for r in fake.call("subagents", {"action": "list"})["tasks"] if r["label"] == "hung"]
+    assert (row["status"], row["error"]) == ("cancelled", "Cancelled by operator.")
+
+
+def test_collectors_stay_queued_on_a_gateway_reached_over_http():
+    fake = FakeOpenClaw(collector_runs_start=False)  # as tests/fake_gateway.py plays it
+    run_id = fake.call("sessions_spawn", {"task": task(reply="x"), "label": "c", "collect": True,
+                                          "groupId": "g"})["runId"]
+    plain = fake.call("sessions_spawn", {"task": task(reply="y", latency=0.01), "label": "p"})["runId"]
+    time.sleep(0.05)
+    listing = fake.call("subagents", {"action": "list"})
+    [view] = listing["active"]
+    assert (view["runId"], view["status"], view["execution"], view["runtime"]) == \
+        (run_id, "queued", {"state": "queued"}, "n/a") and "startedAt" not in view
+    assert next(r for r in listing["recent"] if r["runId"] == plain)["status"] == "done"  # the lane is free
+    assert fake.call("agents_wait", {"ids": [run_id], "timeoutSeconds": 0.05}) == {"completed": [],
+                                                                                 "pending": [run_id]}
+    assert OpenClawRuntime(fake).collection_mode == "history"  # so the runtime never asks for one
+
+
 def test_subagents_wait_and_cancel_take_task_ids_not_run_ids(fake):
     run_id = fake.call("sessions_spawn", {"task": "x", "label": "L"})["runId"]
     listing = fake.call("subagents", {"action": "list"})
@@ -343,7 +376,37 @@ def outcome_session(fake: FakeOpenClaw, run_id: str) -> str:
 
 
 def test_history_of_unknown_session_is_an_error_result(fake):
-    assert fake.call("sessions_history", {"sessionKey": "agent:main:subagent:nope"})["status"] == "error"
+    assert fake.call("sessions_history", {"sessionKey": "agent:main:subagent:nope"}) == \
+        {"status": "error", "error": "No session found: agent:main:subagent:nope"}
+
+
+def test_history_shows_the_task_as_a_pending_input_until_the_run_takes_it():
+    fake = FakeOpenClaw(lane_max_concurrent=1)
+    first = fake.call("sessions_spawn", {"task": task("First.", latency=0.03)})
+    second = fake.call("sessions_spawn", {"task": task("Second.", reply="two")})  # waits for the lane
+    waiting = fake.call("sessions_history", {"sessionKey": second["childSessionKey"]})
+    assert waiting["messages"] == [] and waiting["pendingInputs"]["total"] == 1
+    [pending] = waiting["pendingInputs"]["items"]
+    assert pending["state"] == "queued" and "[Subagent Task]\n\nSecond." in pending["message"]["content"]
+    time.sleep(0.06)
+    done = fake.call("sessions_history", {"sessionKey": second["childSessionKey"]})
+    assert done["pendingInputs"] == {"items": [], "total": 0}
+    user, reply = done["messages"]
+    assert user["content"].startswith("[Subagent Context] You are running as a subagent")
+    assert user["content"].endswith("\n\nBegin. Execute the assigned task to completion.")
+    assert user["idempotencyKey"] == f"{second['runId']}:user"
+    assert reply["content"] == [{"type": "text", "text": "two"}] and reply["responseId"]
+    assert first["runId"] != second["runId"]
+
+
+def test_a_failed_reply_is_openclaws_error_text_without_error_message(fake):
+    session = fake.call("sessions_spawn", {"task": task(fail="provider exploded")})["childSessionKey"]
+    time.sleep(0.03)
+    reply = fake.call("sessions_history", {"sessionKey": session})["messages"][-1]
+    assert reply["stopReason"] == "error" and "errorMessage" not in reply
+    assert reply["content"] == [{"type": "text", "text": "⚠️ LLM request failed (request format rejected, HTTP 400)."}]
+    [row] = fake.call("subagents", {"action": "list"})["tasks"]
+    assert row["error"] == "provider exploded"  # the scripted text shows in the task row
 
 
 # -- collector runs ---------------------------------------------------------------------------
@@ -445,7 +508,9 @@ def test_fail_first_and_by_model(fake, history_rt):
     second = history_rt.spawn(req("same", sim=directive)).run_id
     third = history_rt.spawn(req("other", sim=directive, model="prov/strong")).run_id
     out = wait_all(history_rt, [first, second, third])
-    assert out[first].status == "error" and out[first].error == "simulated failure"
+    # (the two "same" runs share a label, so no task row is theirs alone: the error is the
+    # failed reply's text from sessions_history, as on a live gateway)
+    assert out[first].status == "error" and out[first].error and out[first].text is None
     assert out[second].text == "base"
     assert out[third].status == "error"  # "other" is on its first attempt too
     fourth = history_rt.spawn(req("other", sim=directive, model="prov/strong")).run_id
