@@ -168,6 +168,11 @@ class RealAIParallelOrchestrator:
         return self._execute(scheduler, journal, tasks, restored)
 
 
+#: How far the gateway's clock may lag ours for a run found by its label still to be the one a
+#: journaled spawn intent started (see restore_state). The gateway is normally on loopback.
+ADOPT_CLOCK_SKEW_S = 2.0
+
+
 def restore_state(records: list[dict], runtime) -> dict:
     """Per task: its final result, or its finished attempts plus the attempt still live."""
     state: dict[str, dict] = {}
@@ -195,9 +200,11 @@ def restore_state(records: list[dict], runtime) -> dict:
     for s in state.values():
         intent = s.pop("intent")
         if intent and not s["result"] and hasattr(runtime, "find_by_label"):
-            # died between asking and hearing back: the spawn may have been accepted
+            # died between asking and hearing back: the spawn may have been accepted. Labels
+            # (task id#attempt) repeat across runs of the same task file, so a run that started
+            # before this intent was written is an earlier run's child, not this spawn's
             found = runtime.find_by_label(intent["label"])
-            if found is not None:
+            if found is not None and found.accepted_at >= intent["t"] - ADOPT_CLOCK_SKEW_S:
                 s["live"] = {"attempt": {"number": intent["attempt"], "tier": intent["tier"],
                                          "model": intent["model"], "status": "accepted",
                                          "run_id": found.run_id, "session_key": found.session_key},

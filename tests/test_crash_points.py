@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
+import types as namespace
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -28,13 +30,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from parallel_agents import journal as journal_module
 from parallel_agents.api import load_registry
 from parallel_agents.definitions import schema_registry
+from parallel_agents.errors import RunAborted
+from parallel_agents.fake_openclaw import FakeOpenClaw
 from parallel_agents.journal import read_records
 from parallel_agents.outputs import validate_output
+from parallel_agents.tasks import AgentTask
 
-from test_engine import WRITER, task_of
-from test_resume import kill, resume, start_cli, wait_for_journal, write_task_file
+from test_engine import MODELS, WRITER, FailingCaller, sim, task_of, valid_output
+from test_resume import (fatal_error, kill, orchestrator, resume, start_cli, wait_for_journal,
+                         write_task_file)
 
 N_TASKS = 10
 MAX_CONCURRENT = 4          # the first wave is k00..k03
@@ -233,3 +240,29 @@ def test_kill_9_then_resume_finishes_every_task_exactly_once(point, start_fake_g
     schema = load_registry().get(WRITER).output_schema
     for result in report["results"]:
         assert validate_output(result["output"], schema, registry=schema_registry()) == [], result["task_id"]
+
+
+# -- a label seen before: task ids repeat across runs of the same task file ------------------------
+
+def test_resume_does_not_adopt_the_run_of_an_earlier_run_with_the_same_label(
+        fast_config, tmp_path, monkeypatch):
+    fake = FakeOpenClaw(models=MODELS)
+
+    def tasks(seed: int) -> list[AgentTask]:
+        return [AgentTask(WRITER, sim(latency=0.01, reply=valid_output(WRITER, seed=seed)), task_id="only")]
+
+    [earlier] = orchestrator(fake, fast_config, tmp_path).run_parallel(tasks(1), run_id="earlier-run")
+    # a minute later the task file, edited, runs again; the client dies before its spawn is sent
+    minute_later = namespace.SimpleNamespace(time=lambda: time.time() + 60, strftime=time.strftime)
+    monkeypatch.setattr(journal_module, "time", minute_later)
+    with pytest.raises(RunAborted):
+        orchestrator(FailingCaller(fake, "sessions_spawn", 1, fatal_error()), fast_config,
+                     tmp_path).run_parallel(tasks(2), run_id="later-run")
+    assert [r["label"] for r in fake.runs()] == ["only#1"]     # the earlier run's child, still listed
+
+    [later] = orchestrator(fake, fast_config, tmp_path).resume("later-run")
+
+    assert later.status == "completed"
+    assert later.attempts[0].run_id != earlier.attempts[0].run_id   # spawned, not adopted
+    assert later.output == valid_output(WRITER, seed=2)             # its own task's answer
+    assert [r["label"] for r in fake.runs()] == ["only#1", "only#1"]
