@@ -79,7 +79,8 @@ class Registry:
         if folder is not None:
             if folder.exists():
                 if not folder.is_dir():
-                    raise EnvironmentProblem("the overlay folder is a file", file=display(folder),
+                    raise EnvironmentProblem("the overlay folder cannot be read: it is a file",
+                                             file=display(folder),
                                              fix="move the file away: your agent definitions go "
                                                  "in a folder of that name")
                 if not os.access(folder, os.R_OK | os.X_OK):
