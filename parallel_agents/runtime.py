@@ -52,6 +52,7 @@ Contract facts relied on (OpenClaw 2026.9.6, node_modules/openclaw; "code" = dis
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -172,6 +173,22 @@ def classify_refusal(status: str | None, error: str) -> str:
     if any(p in text for p in _TRANSIENT):
         return "transient"
     return "permanent" if status == "forbidden" else "transient"
+
+
+#: `subagents list` shows a run's label cut to 48 characters ("..." at the end; OpenClaw
+#: 2026.9.6 subagent-list-*.mjs truncateLine(label, 48)); task rows keep it whole.
+LIST_LABEL_MAX = 48
+
+
+def attempt_label(task_id: str, number: int) -> str:
+    """The label of a task's n-th attempt: `<task_id>#<n>`, unique per attempt and short enough
+    that `subagents list` shows it whole - a lost spawn answer is adopted by finding this exact
+    label there. A longer task id is cut and given 8 hex digits of its hash."""
+    label = f"{task_id}#{number}"
+    if len(label) <= LIST_LABEL_MAX:
+        return label
+    suffix = f"~{hashlib.sha256(task_id.encode()).hexdigest()[:8]}#{number}"
+    return task_id[:LIST_LABEL_MAX - len(suffix)].rstrip() + suffix
 
 
 def make_task_name(text: str, suffix: str = "") -> str:

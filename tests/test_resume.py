@@ -25,7 +25,7 @@ from parallel_agents.errors import InputError, RunAborted, ToolError
 from parallel_agents.fake_openclaw import FakeOpenClaw
 from parallel_agents.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime
+from parallel_agents.runtime import OpenClawRuntime, attempt_label
 from parallel_agents.tasks import AgentTask
 
 from test_engine import (FAST, MODELS, WRITER, FailingCaller, sim, task_of,  # noqa: E402
@@ -133,19 +133,32 @@ def test_resume_finds_a_run_accepted_just_before_the_crash(fast_config, tmp_path
     assert [r["label"] for r in fake.runs()] == ["only#1"]
 
 
-def test_a_spawn_whose_answer_is_lost_is_adopted_not_sent_twice(fast_config, tmp_path):
+LONG_ID = "nightly-review-of-the-payments-service-" + "x" * 30   # its label would be cut in lists
+
+
+@pytest.mark.parametrize("task_id", ["only", LONG_ID])
+def test_a_spawn_whose_answer_is_lost_is_adopted_not_sent_twice(task_id, fast_config, tmp_path):
     """The gateway accepts the spawn, then the HTTP answer times out: the runtime finds the run
-    by its unique label instead of spawning a second child."""
+    by its unique label instead of spawning a second child - also for a task id too long for
+    `subagents list` to show whole (labels stay within its 48 characters)."""
     fake = FakeOpenClaw(models=MODELS)
     lost = ToolError("gateway did not answer within 30s", tool="sessions_spawn", retryable=True,
                      fix="check the gateway's load")
     caller = FailingCaller(fake, "sessions_spawn", 1, lost, after_forwarding=True)
-    tasks = [AgentTask(WRITER, sim(latency=0.05, reply=valid_output(WRITER)), task_id="only")]
+    tasks = [AgentTask(WRITER, sim(latency=0.05, reply=valid_output(WRITER)), task_id=task_id)]
 
     [result] = orchestrator(caller, fast_config, tmp_path).run_parallel(tasks)
 
     assert result.status == "completed" and len(result.attempts) == 1
-    assert [r["label"] for r in fake.runs()] == ["only#1"]
+    [run] = fake.runs()
+    assert len(run["label"]) <= 48 and run["label"].endswith("#1")
+    assert run["label"] == "only#1" or run["label"].startswith(LONG_ID[:30])
+
+
+def test_attempt_labels_are_distinct_for_long_ids_that_share_a_prefix():
+    a, b = LONG_ID + "-a", LONG_ID + "-b"
+    labels = {attempt_label(t, n) for t in (a, b) for n in (1, 2)}
+    assert len(labels) == 4 and all(len(label) <= 48 for label in labels)
 
 
 # -- the real thing: SIGKILL the CLI mid-run, resume it from another process ----------------------
