@@ -31,6 +31,10 @@ def add_parsers(sub, add_json) -> None:
     p = sub.add_parser("doctor", help="check Python, dependencies, agents, config and the gateway")
     p.add_argument("--probe", action="store_true",
                    help="also spawn one tiny run per model tier on the gateway")
+    p.add_argument("--gateway", metavar="URL",
+                   help="check this gateway (default: OPENCLAW_GATEWAY_URL, then gateway.url in config.yaml)")
+    p.add_argument("--allow-insecure-http", action="store_true",
+                   help="allow plain http:// to a gateway that is not on loopback")
     add_json(p)
 
 
@@ -105,7 +109,8 @@ def cmd_check(args, out) -> int:
 
 def cmd_doctor(args, out) -> int:
     from .doctor import FAIL, run_checks
-    checks = run_checks(probe=args.probe)
+    checks = run_checks(probe=args.probe, gateway=args.gateway,
+                        allow_insecure_http=args.allow_insecure_http)
     ok = all(c.state != FAIL for c in checks)
     if args.json:
         out(to_json({"ok": ok, "checks": [c.to_dict() for c in checks]}))

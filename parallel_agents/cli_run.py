@@ -139,18 +139,34 @@ def _runtime_args(p, *, concurrency: bool = True) -> None:
         p.add_argument("--max-concurrent", type=_positive, metavar="N",
                        help="attempts in flight at most (default: config max_concurrent)")
         p.add_argument("--budget", type=_usd, metavar="USD", help="stop starting attempts past this spend")
-    p.add_argument("--simulate", action="store_true",
-                   help="use the simulated runtime (no OpenClaw; outputs are marked [simulated])")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--simulate", action="store_true",
+                       help="use the simulated runtime (no OpenClaw; outputs are marked [simulated])")
+    which.add_argument("--gateway", metavar="URL",
+                       help="drive this OpenClaw gateway over HTTP (default: OPENCLAW_GATEWAY_URL, "
+                            "then gateway.url in config.yaml; token: OPENCLAW_GATEWAY_TOKEN)")
+    p.add_argument("--allow-insecure-http", action="store_true",
+                   help="allow plain http:// to a gateway that is not on loopback (sends the "
+                        "token unencrypted: trusted networks only)")
 
 
-def _orchestrator(args, total: int, *, runtime=None):
+def orchestrator_options(args) -> dict:
+    """RealAIParallelOrchestrator's keyword arguments from the options of _runtime_args."""
+    from .config import load_config
+    config = load_config()
+    url, insecure = getattr(args, "gateway", None), getattr(args, "allow_insecure_http", False)
+    if url or insecure:
+        config = config.with_gateway(url=url, allow_insecure_http=insecure)
+    runtime = "simulated" if getattr(args, "simulate", False) else url
+    return {"runtime": runtime, "config": config, "budget_usd": getattr(args, "budget", None)}
+
+
+def _orchestrator(args, total: int):
     from .orchestrator import RealAIParallelOrchestrator
     from .progress import Progress
     progress = Progress(total, quiet=bool(args.json))
-    orch = RealAIParallelOrchestrator(
-        getattr(args, "max_concurrent", None),
-        runtime=runtime or ("simulated" if getattr(args, "simulate", False) else None),
-        on_event=progress, budget_usd=getattr(args, "budget", None))
+    orch = RealAIParallelOrchestrator(getattr(args, "max_concurrent", None), on_event=progress,
+                                      **orchestrator_options(args))
     return orch, progress
 
 

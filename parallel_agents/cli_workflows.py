@@ -107,10 +107,10 @@ class WorkflowProgress(Progress):
 
 
 def _orchestrator(args, progress):
+    from .cli_run import orchestrator_options
     from .orchestrator import RealAIParallelOrchestrator
-    return RealAIParallelOrchestrator(getattr(args, "max_concurrent", None),
-                                      runtime="simulated" if getattr(args, "simulate", False) else None,
-                                      on_event=progress, budget_usd=getattr(args, "budget", None))
+    return RealAIParallelOrchestrator(getattr(args, "max_concurrent", None), on_event=progress,
+                                      **orchestrator_options(args))
 
 
 def _write_yaml(folder: Path, definition: dict) -> Path:

@@ -79,6 +79,20 @@ class Config:
     def max_input_bytes(self) -> int:
         return self.data["max_input_bytes"]
 
+    @property
+    def gateway(self) -> dict:
+        """{"url": str | None, "allow_insecure_http": bool} (the token is never in config)."""
+        return {"url": None, "allow_insecure_http": False, **(self.data.get("gateway") or {})}
+
+    def with_gateway(self, *, url: str | None = None, allow_insecure_http: bool = False) -> "Config":
+        """This config with command-line gateway options on top (unset ones change nothing)."""
+        gateway = dict(self.gateway)
+        if url:
+            gateway["url"] = url
+        if allow_insecure_http:
+            gateway["allow_insecure_http"] = True
+        return Config({**self.data, "gateway": gateway})
+
 
 def _blame(sources, path) -> tuple[str | None, int | None]:
     """The last file that contains the whole key path, and the line there."""

@@ -91,17 +91,20 @@ def _user_folder() -> Check:
     return Check("user folder", OK, str(home))
 
 
-def _gateway_checks(config, *, probe: bool) -> list[Check]:
+def _gateway_checks(config, *, probe: bool, url: str | None = None,
+                    allow_insecure_http: bool = False) -> list[Check]:
     from .errors import ParallelAgentsError, ToolError
-    from .gateway import TOKEN_ENV, URL_ENV, GatewayToolCaller
-    url = os.environ.get(URL_ENV)
-    if not url:
-        return [Check("gateway", SKIP, f"{URL_ENV} not set: script mode needs a gateway or "
-                      "--simulate; host-agent mode (plan/check) needs none")]
+    from .gateway import URL_ENV
+    from .runtimes import gateway_caller
+    gateway = dict(config.gateway) if config is not None else {}
+    gateway["allow_insecure_http"] = gateway.get("allow_insecure_http") or allow_insecure_http
     try:
-        caller = GatewayToolCaller(url, os.environ.get(TOKEN_ENV), retries=1, timeout_s=10)
+        caller = gateway_caller(url, gateway=gateway, retries=1, timeout_s=10)
     except ParallelAgentsError as exc:
         return [Check("gateway", FAIL, exc.problems[0].message, exc.problems[0].fix)]
+    if caller is None:
+        return [Check("gateway", SKIP, f"{URL_ENV} not set: script mode needs a gateway or "
+                      "--simulate; host-agent mode (plan/check) needs none")]
     checks = []
     try:
         with urllib.request.urlopen(caller.base + "/health", timeout=10) as response:
@@ -178,12 +181,15 @@ def _tier_checks(caller, config, *, probe: bool) -> list[Check]:
     return checks
 
 
-def run_checks(*, probe: bool = False) -> list[Check]:
+def run_checks(*, probe: bool = False, gateway: str | None = None,
+               allow_insecure_http: bool = False) -> list[Check]:
+    """Every check, in order. `gateway`: a gateway URL to check instead of the configured one."""
     checks = [_python(), _dependencies()]
     if checks[-1].state == FAIL:
         return checks
     registry_check, _ = _registry()
     config_check, config = _config()
     checks += [registry_check, config_check, _user_folder()]
-    checks += _gateway_checks(config, probe=probe)
+    checks += _gateway_checks(config, probe=probe, url=gateway,
+                              allow_insecure_http=allow_insecure_http)
     return checks

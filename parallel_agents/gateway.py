@@ -12,8 +12,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import random
+import re
 import socket
 import time
 import urllib.error
@@ -63,7 +63,8 @@ class GatewayToolCaller:
             raise EnvironmentProblem(
                 f"plain http:// to {parsed.hostname} would send the gateway token unencrypted",
                 field=URL_ENV, fix="use https://, an SSH tunnel to loopback, or pass "
-                                   "allow_insecure_http=True (--allow-insecure-http) on a trusted network")
+                                   "--allow-insecure-http (gateway.allow_insecure_http: true in config.yaml) on a "
+                                   "trusted network")
         if not token:
             raise EnvironmentProblem("no gateway token", field=TOKEN_ENV,
                                      fix=f"set {TOKEN_ENV} to the gateway's gateway.auth.token")
@@ -79,15 +80,14 @@ class GatewayToolCaller:
     def __repr__(self) -> str:  # never show the token
         return f"GatewayToolCaller({self.base!r})"
 
-    @classmethod
-    def from_env(cls, **kwargs) -> "GatewayToolCaller | None":
-        url = os.environ.get(URL_ENV)
-        if not url:
-            return None
-        return cls(url, os.environ.get(TOKEN_ENV), **kwargs)
-
     def redact(self, text: str) -> str:
-        return text.replace(self._token, "[redacted]") if self._token else text
+        """`text` without the token. A token too short to be a real secret (under 8 characters)
+        is only replaced where it stands alone, so words that contain it stay readable."""
+        if not self._token:
+            return text
+        if len(self._token) >= 8:
+            return text.replace(self._token, "[redacted]")
+        return re.sub(rf"(?<![\w-]){re.escape(self._token)}(?![\w-])", "[redacted]", text)
 
     def has(self, tool: str) -> bool:
         """Unknown until asked: a tool is assumed present until the gateway says 404."""

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from .config import Config, load_config
+from .errors import InputError
 from .costs import PriceTable
 from .events import Emitter
 from .journal import Journal, new_run_id, read_records
@@ -48,9 +49,10 @@ class RealAIParallelOrchestrator:
                  registry=None, on_event=None, callback=None, budget_usd: float | None = None,
                  quality_gate=None, runs_folder=None, seed: int | None = None):
         """
-        runtime: None (auto: injected `tools` module, then the gateway from the environment),
-            "simulated", a tool caller (`call(tool, args) -> dict`), a `tools`-like module, or an
-            OpenClawRuntime.
+        runtime: None (auto: injected `tools` module, then the gateway named by
+            OPENCLAW_GATEWAY_URL or config.yaml's gateway.url), "simulated", a gateway URL
+            ("http://127.0.0.1:18789"; token from OPENCLAW_GATEWAY_TOKEN), a tool caller
+            (`call(tool, args) -> dict`), a `tools`-like module, or an OpenClawRuntime.
         on_event: called with every Event (queued, spawned, completed, ...).
         callback: called with each AgentResult as soon as its task is final (seed name).
         quality_gate: fn(task, output) -> True/None to accept, or a reason string to escalate.
@@ -63,6 +65,10 @@ class RealAIParallelOrchestrator:
         self._registry = registry
         self.on_event = on_event
         self.callback = callback
+        if budget_usd is not None and (isinstance(budget_usd, bool) or not isinstance(budget_usd, (int, float))
+                                       or not budget_usd > 0):
+            raise InputError(f"budget_usd {budget_usd!r} is not a positive amount", field="budget_usd",
+                             fix="pass more than 0 USD, or None for no budget")
         self.budget_usd = budget_usd if budget_usd is not None else self.config.budget_usd
         self.quality_gate = quality_gate
         self.runs_folder = runs_folder
@@ -82,7 +88,8 @@ class RealAIParallelOrchestrator:
     def runtime(self):
         if self._runtime is None:
             from .runtimes import select_runtime
-            self._runtime = select_runtime(self._runtime_spec, registry=self.registry)
+            self._runtime = select_runtime(self._runtime_spec, registry=self.registry,
+                                           gateway=self.config.gateway)
         return self._runtime
 
     def _scheduler(self, journal: Journal, callback) -> Scheduler:

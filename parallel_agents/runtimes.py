@@ -1,10 +1,13 @@
-"""Choosing the runtime: explicit argument > injected `tools` module > the gateway named by
-OPENCLAW_GATEWAY_URL / OPENCLAW_GATEWAY_TOKEN > an error naming the ways to get one.
+"""Choosing the runtime: explicit argument (a runtime, a tool caller, a `tools` module,
+"simulated" or a gateway URL) > injected `tools` module > the gateway named by
+OPENCLAW_GATEWAY_URL, else config.yaml's gateway.url (token: OPENCLAW_GATEWAY_TOKEN) > an error
+naming the ways to get one.
 
 The OpenClaw runtime is the same for every path; only the tool caller under it differs.
 """
 from __future__ import annotations
 
+import os
 import types
 
 from .errors import EnvironmentProblem
@@ -13,20 +16,33 @@ from .toolcaller import ModuleToolCaller, find_tools_module
 
 NO_RUNTIME_FIX = (
     "use one of: (1) run inside a runtime that provides a Python `tools` module with "
-    "sessions_spawn; (2) set OPENCLAW_GATEWAY_URL and OPENCLAW_GATEWAY_TOKEN to drive an OpenClaw "
-    "gateway over HTTP (its gateway.tools.allow must list sessions_spawn); (3) the simulated "
+    "sessions_spawn; (2) set OPENCLAW_GATEWAY_URL (or --gateway URL, or gateway.url in config.yaml) "
+    "and OPENCLAW_GATEWAY_TOKEN to drive an OpenClaw gateway over HTTP (its gateway.tools.allow "
+    "must list sessions_spawn); (3) the simulated "
     "runtime: RealAIParallelOrchestrator(runtime=\"simulated\"), `run --simulate`, or `demo`. "
     "A host agent can also make the spawns itself: `plan`, then `check` (see SKILL.md)")
 
 
-def select_runtime(spec=None, *, registry=None):
-    """An OpenClawRuntime for `spec` (see RealAIParallelOrchestrator's `runtime` argument)."""
+def gateway_caller(url: str | None = None, *, gateway: dict | None = None, **kwargs):
+    """A GatewayToolCaller for `url`, else OPENCLAW_GATEWAY_URL, else gateway["url"] (config),
+    with the token from OPENCLAW_GATEWAY_TOKEN; None when no URL is set anywhere."""
+    from .gateway import TOKEN_ENV, URL_ENV, GatewayToolCaller
+    gateway = gateway or {}
+    url = url or os.environ.get(URL_ENV) or gateway.get("url")
+    if not url:
+        return None
+    return GatewayToolCaller(url, os.environ.get(TOKEN_ENV),
+                             allow_insecure_http=bool(gateway.get("allow_insecure_http")), **kwargs)
+
+
+def select_runtime(spec=None, *, registry=None, gateway: dict | None = None):
+    """An OpenClawRuntime for `spec` (see RealAIParallelOrchestrator's `runtime` argument);
+    `gateway` is config.yaml's gateway section."""
     if spec is None:
         module = find_tools_module()
         if module is not None:
             return OpenClawRuntime(ModuleToolCaller(module))
-        from .gateway import GatewayToolCaller
-        caller = GatewayToolCaller.from_env()
+        caller = gateway_caller(gateway=gateway)
         if caller is not None:
             return OpenClawRuntime(caller)
         raise EnvironmentProblem("no OpenClaw runtime is available to this Python process "
@@ -35,9 +51,11 @@ def select_runtime(spec=None, *, registry=None):
     if spec == "simulated":
         from .simulated import simulated_runtime
         return simulated_runtime(registry)
+    if isinstance(spec, str) and spec.startswith(("http://", "https://")):
+        return OpenClawRuntime(gateway_caller(spec, gateway=gateway))
     if isinstance(spec, str):
         raise EnvironmentProblem(f"unknown runtime {spec!r}", field="runtime",
-                                 fix='pass "simulated", a tool caller, a tools module or None')
+                                 fix='pass "simulated", a gateway URL, a tool caller, a tools module or None')
     if all(hasattr(spec, name) for name in ("spawn", "wait", "cancel")):
         return spec
     if isinstance(spec, types.ModuleType) or hasattr(spec, "sessions_spawn"):

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from parallel_agents.errors import EnvironmentProblem, ToolError
+from parallel_agents.errors import EnvironmentProblem, InputError, ToolError
 from parallel_agents.gateway import GatewayToolCaller
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
 from parallel_agents.runtime import OpenClawRuntime
+from parallel_agents.runtimes import gateway_caller
 from parallel_agents.tasks import AgentTask
 
 from test_engine import WRITER, sim, valid_output  # noqa: E402
@@ -167,12 +168,33 @@ def test_no_token_is_an_environment_problem_naming_the_variable():
     assert "OPENCLAW_GATEWAY_TOKEN" in str(info.value)
 
 
-def test_from_env(monkeypatch):
+def test_the_gateway_url_comes_from_the_argument_then_the_environment_then_config(monkeypatch):
     monkeypatch.delenv("OPENCLAW_GATEWAY_URL", raising=False)
-    assert GatewayToolCaller.from_env() is None
-    monkeypatch.setenv("OPENCLAW_GATEWAY_URL", "http://127.0.0.1:18789")
     monkeypatch.setenv("OPENCLAW_GATEWAY_TOKEN", SECRET)
-    assert GatewayToolCaller.from_env().url == "http://127.0.0.1:18789/tools/invoke"
+    configured = {"url": "http://127.0.0.1:1111", "allow_insecure_http": False}
+    assert gateway_caller() is None
+    assert gateway_caller(gateway=configured).url == "http://127.0.0.1:1111/tools/invoke"
+    monkeypatch.setenv("OPENCLAW_GATEWAY_URL", "http://127.0.0.1:18789")
+    assert gateway_caller(gateway=configured).url == "http://127.0.0.1:18789/tools/invoke"
+    assert gateway_caller("http://localhost:2222", gateway=configured).url == \
+        "http://localhost:2222/tools/invoke"
+
+
+def test_plain_http_to_another_host_needs_the_explicit_allow(monkeypatch):
+    monkeypatch.setenv("OPENCLAW_GATEWAY_TOKEN", SECRET)
+    with pytest.raises(EnvironmentProblem) as info:
+        gateway_caller("http://gateway.example:18789")
+    assert "--allow-insecure-http" in str(info.value)
+    allowed = gateway_caller("http://gateway.example:18789", gateway={"allow_insecure_http": True})
+    assert allowed.url == "http://gateway.example:18789/tools/invoke"
+
+
+def test_a_short_token_is_redacted_where_it_stands_alone_without_garbling_words():
+    caller = GatewayToolCaller("http://127.0.0.1:1", "t")
+    assert caller.redact("gateway at http://x?token=t not reachable: t") == \
+        "gateway at http://x?token=[redacted] not reachable: [redacted]"
+    long = GatewayToolCaller("http://127.0.0.1:1", SECRET)
+    assert SECRET not in long.redact(f"Bearer {SECRET}; x{SECRET}y")
 
 
 # -- the token stays secret -------------------------------------------------------------------
@@ -212,3 +234,53 @@ def test_the_token_is_not_in_cli_output_or_the_journal(start_fake_gateway, run_c
     assert len(journals) == 3
     for text in (out, err, out2, err2, out3, err3, *(p.read_text() for p in journals)):
         assert SECRET not in text
+
+
+# -- choosing the gateway from the command line or config.yaml ----------------------------------
+
+def test_run_and_doctor_take_the_gateway_from_the_command_line(start_fake_gateway, run_cli, pa_home):
+    gateway = start_fake_gateway(SECRET)
+    env = {"OPENCLAW_GATEWAY_URL": "", "OPENCLAW_GATEWAY_TOKEN": SECRET}
+    task = sim("Write a post.", reply=valid_output(WRITER))
+
+    code, out, err = run_cli("run", "--agent", WRITER, "--task", task, "--gateway", gateway.url,
+                             "--json", env=env)
+    assert code == 0, err
+    assert json.loads(out)["counts"] == {"completed": 1}
+    assert [r["label"].split("#")[0] for r in gateway.runs()] == [json.loads(out)["results"][0]["task_id"]]
+
+    code, out, err = run_cli("doctor", "--gateway", gateway.url, "--json", env=env)
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["gateway reachable"]["state"] == "ok" and checks["token accepted"]["state"] == "ok"
+
+
+def test_config_names_the_gateway_and_the_environment_wins(start_fake_gateway, run_cli, pa_home):
+    gateway = start_fake_gateway(SECRET)
+    (pa_home / "config.yaml").write_text(f"gateway:\n  url: {gateway.url}\n", encoding="utf-8")
+    task = sim("Write a post.", reply=valid_output(WRITER))
+
+    code, out, err = run_cli("run", "--agent", WRITER, "--task", task, "--json",
+                             env={"OPENCLAW_GATEWAY_URL": "", "OPENCLAW_GATEWAY_TOKEN": SECRET})
+    assert code == 0, err
+    assert len(gateway.runs()) == 1
+    code, out, err = run_cli("run", "--agent", WRITER, "--task", task, "--json",
+                             env={"OPENCLAW_GATEWAY_URL": "http://127.0.0.1:9",
+                                  "OPENCLAW_GATEWAY_TOKEN": SECRET})
+    assert code == 3 and "127.0.0.1:9" in err and len(gateway.runs()) == 1
+
+
+def test_plain_http_to_another_host_is_refused_by_the_cli_until_allowed(run_cli, pa_home):
+    env = {"OPENCLAW_GATEWAY_URL": "", "OPENCLAW_GATEWAY_TOKEN": SECRET}
+    args = ("run", "--agent", WRITER, "--task", "x", "--gateway", "http://192.0.2.1:18789")
+    code, out, err = run_cli(*args, env=env)
+    assert code == 3 and "unencrypted" in err and "--allow-insecure-http" in err
+    code, out, err = run_cli("doctor", "--gateway", "http://192.0.2.1:18789", "--json", env=env)
+    assert json.loads(out)["checks"][-1]["state"] == "fail" and "unencrypted" in out
+    assert not (pa_home / "runs").exists() or not list((pa_home / "runs").glob("*.jsonl"))
+
+
+def test_an_orchestrator_refuses_a_budget_that_is_not_positive(fast_config):
+    for bad in (0, -1.5, "2", True):
+        with pytest.raises(InputError) as info:
+            RealAIParallelOrchestrator(2, runtime="simulated", config=fast_config, budget_usd=bad)
+        assert info.value.problems[0].field == "budget_usd"
