@@ -180,15 +180,22 @@ def classify_refusal(status: str | None, error: str) -> str:
 LIST_LABEL_MAX = 48
 
 
-def attempt_label(task_id: str, number: int) -> str:
-    """The label of a task's n-th attempt: `<task_id>#<n>`, unique per attempt and short enough
-    that `subagents list` shows it whole - a lost spawn answer is adopted by finding this exact
-    label there. A longer task id is cut and given 8 hex digits of its hash."""
-    label = f"{task_id}#{number}"
+def attempt_label(task_id: str, number: int, run_id: str | None = None) -> str:
+    """The label of a task's n-th attempt in a run: `<task_id>#<n>@<run>` (`run`: 6 hex digits
+    of the run id's hash). Unique per attempt *and run* - the same task file run again soon
+    after must not find, and adopt, the previous run's child when a spawn answer is lost - and
+    short enough that `subagents list` shows it whole (a lost answer is adopted by finding this
+    exact label there). A longer task id is cut and given 8 hex digits of its hash."""
+    run = f"@{_digest(run_id, 6)}" if run_id else ""
+    label = f"{task_id}#{number}{run}"
     if len(label) <= LIST_LABEL_MAX:
         return label
-    suffix = f"~{hashlib.sha256(task_id.encode()).hexdigest()[:8]}#{number}"
+    suffix = f"~{_digest(task_id, 8)}#{number}{run}"
     return task_id[:LIST_LABEL_MAX - len(suffix)].rstrip() + suffix
+
+
+def _digest(text: str, n: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
 def make_task_name(text: str, suffix: str = "") -> str:

@@ -285,7 +285,7 @@ class Scheduler:
             {d: self._states[d].result.output for d in st.task.depends_on})
         prompt = build_prompt(st.definition, st.task.task_description, input_data,
                               output_format=st.fmt, context=context, reask=st.reask_hint)
-        label = attempt_label(st.task.task_id, number)
+        label = attempt_label(st.task.task_id, number, self.journal.run_id)
         request = SpawnRequest(task=prompt, label=label, task_name=_task_name(st.definition.name),
                                model=tier.model, run_timeout_seconds=st.timeout)
         self.journal.write("spawn_intent", task_id=st.task.task_id, attempt=number, label=label,

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from support import definition_text, run_cli as _run_cli  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"
@@ -28,8 +30,6 @@ FIXTURES = TESTS / "fixtures"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-VALID_PROMPT = ("You are a careful assistant. Read the input data, work through it step by step, "
-                "and reply with exactly what the task asks for, nothing more.")
 
 
 @pytest.fixture(autouse=True)
@@ -82,16 +82,6 @@ def warm_cache(pa_home, _validated_cache_file) -> Path:
     return target
 
 
-def _run_cli(*args, env=None, cwd=None, timeout=60):
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    proc = subprocess.run([sys.executable, str(REPO / "ai_orchestrator.py"), *map(str, args)],
-                          cwd=cwd or REPO, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
 @pytest.fixture
 def run_cli():
     """run_cli(*args, env=None) -> (returncode, stdout, stderr) of a real subprocess."""
@@ -113,20 +103,6 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
-
-
-def definition_text(name: str, **fields) -> str:
-    """YAML of a valid definition; keyword arguments replace or add fields (None removes)."""
-    from parallel_agents import yamlio
-    data = {"name": name, "category": "testing",
-            "description": f"Test agent {name} used by the test suite only.",
-            "output_format": "text", "system_prompt": VALID_PROMPT}
-    for key, value in fields.items():
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    return yamlio.dump(data)
 
 
 @pytest.fixture

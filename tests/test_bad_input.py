@@ -28,9 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import definition_text
 from gateway_process import start
-from test_gateway_caller import free_port
+from support import definition_text, free_port
 
 SIM = "--simulate"
 RUN_TASKS = ("run", "--tasks", "tasks.yaml", SIM)

@@ -39,7 +39,7 @@ from parallel_agents.journal import read_records
 from parallel_agents.outputs import validate_output
 from parallel_agents.tasks import AgentTask
 
-from test_engine import MODELS, WRITER, FailingCaller, sim, task_of, valid_output
+from test_engine import MODELS, WRITER, FailingCaller, attempt_of, sim, task_of, valid_output
 from test_resume import (fatal_error, kill, orchestrator, resume, start_cli, wait_for_journal,
                          write_task_file)
 
@@ -209,7 +209,7 @@ def test_kill_9_then_resume_finishes_every_task_exactly_once(point, start_fake_g
         assert set(runs_before) == (intents if point == "before_spawn_answer_lost" else set())
     elif point == "after_accept_before_collect":
         assert seen["spawn_accepted"] == MAX_CONCURRENT and seen["attempt_finished"] == 0
-        assert set(runs_before) == {f"{t}#1" for t in task_ids[:MAX_CONCURRENT]}
+        assert set(map(attempt_of, runs_before)) == {f"{t}#1" for t in task_ids[:MAX_CONCURRENT]}
     else:
         accepted = {r["task_id"] for r in before if r["type"] == "spawn_accepted"}
         finished = {r["task_id"] for r in before if r["type"] == "task_finished"}
@@ -224,7 +224,7 @@ def test_kill_9_then_resume_finishes_every_task_exactly_once(point, start_fake_g
     assert [r["task_id"] for r in report["results"]] == task_ids
     runs = gateway.runs()
     labels = Counter(r["label"] for r in runs)
-    assert sorted(labels) == [f"{t}#1" for t in task_ids] and set(labels.values()) == {1}, labels
+    assert sorted(map(attempt_of, labels)) == [f"{t}#1" for t in task_ids] and set(labels.values()) == {1}, labels
     records = read_records(journal)
     assert Counter(r["task_id"] for r in records if r["type"] == "task_finished") == \
         {t: 1 for t in task_ids}
@@ -258,11 +258,11 @@ def test_resume_does_not_adopt_the_run_of_an_earlier_run_with_the_same_label(
     with pytest.raises(RunAborted):
         orchestrator(FailingCaller(fake, "sessions_spawn", 1, fatal_error()), fast_config,
                      tmp_path).run_parallel(tasks(2), run_id="later-run")
-    assert [r["label"] for r in fake.runs()] == ["only#1"]     # the earlier run's child, still listed
+    assert [attempt_of(r["label"]) for r in fake.runs()] == ["only#1"]  # the earlier run's child, still listed
 
     [later] = orchestrator(fake, fast_config, tmp_path).resume("later-run")
 
     assert later.status == "completed"
     assert later.attempts[0].run_id != earlier.attempts[0].run_id   # spawned, not adopted
     assert later.output == valid_output(WRITER, seed=2)             # its own task's answer
-    assert [r["label"] for r in fake.runs()] == ["only#1", "only#1"]
+    assert [attempt_of(r["label"]) for r in fake.runs()] == ["only#1", "only#1"]

@@ -4,7 +4,6 @@ never shows up anywhere: errors, repr, CLI output, journals."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
@@ -16,7 +15,8 @@ from parallel_agents.runtime import OpenClawRuntime
 from parallel_agents.runtimes import gateway_caller
 from parallel_agents.tasks import AgentTask
 
-from test_engine import WRITER, sim, valid_output  # noqa: E402
+from support import free_port  # noqa: E402
+from test_engine import WRITER, attempt_of, sim, valid_output  # noqa: E402
 
 SECRET = "tok-SECRET-4242"
 
@@ -29,12 +29,6 @@ def _warm(warm_cache):
 @pytest.fixture
 def gateway(start_fake_gateway):
     return start_fake_gateway(SECRET)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- calls ------------------------------------------------------------------------------------
@@ -86,7 +80,7 @@ def test_an_orchestrator_runs_over_http(gateway, fast_config, tmp_path):
     results = orch.run_parallel(tasks)
 
     assert [r.output for r in results] == [valid_output(WRITER, seed=i) for i in range(6)]
-    assert sorted(r["label"] for r in gateway.runs()) == [f"h{i}#1" for i in range(6)]
+    assert sorted(attempt_of(r["label"]) for r in gateway.runs()) == [f"h{i}#1" for i in range(6)]
     assert orch.last_run.runtime_calls["sessions_spawn"] == 6
 
 

@@ -28,7 +28,7 @@ from parallel_agents.orchestrator import RealAIParallelOrchestrator
 from parallel_agents.runtime import OpenClawRuntime, attempt_label
 from parallel_agents.tasks import AgentTask
 
-from test_engine import (FAST, MODELS, WRITER, FailingCaller, sim, task_of,  # noqa: E402
+from test_engine import (FAST, MODELS, WRITER, FailingCaller, attempt_of, sim, task_of,  # noqa: E402
                          valid_output)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def test_resume_after_an_abort_collects_accepted_runs_and_finishes(fast_config, 
     with pytest.raises(RunAborted):
         first.run_parallel(tasks, run_id="crashed-run")
     accepted_before = {r["run_id"]: r["label"] for r in fake.runs()}
-    assert sorted(accepted_before.values()) == ["a0#1", "a1#1", "a2#1", "a3#1"]
+    assert sorted(map(attempt_of, accepted_before.values())) == ["a0#1", "a1#1", "a2#1", "a3#1"]
 
     second = orchestrator(fake, fast_config, tmp_path)
     results = second.resume("crashed-run")
@@ -130,7 +130,7 @@ def test_resume_finds_a_run_accepted_just_before_the_crash(fast_config, tmp_path
     [result] = orchestrator(fake, fast_config, tmp_path).resume("torn-run")
 
     assert result.status == "completed"
-    assert [r["label"] for r in fake.runs()] == ["only#1"]
+    assert [attempt_of(r["label"]) for r in fake.runs()] == ["only#1"]
 
 
 LONG_ID = "nightly-review-of-the-payments-service-" + "x" * 30   # its label would be cut in lists
@@ -151,14 +151,14 @@ def test_a_spawn_whose_answer_is_lost_is_adopted_not_sent_twice(task_id, fast_co
 
     assert result.status == "completed" and len(result.attempts) == 1
     [run] = fake.runs()
-    assert len(run["label"]) <= 48 and run["label"].endswith("#1")
-    assert run["label"] == "only#1" or run["label"].startswith(LONG_ID[:30])
+    assert len(run["label"]) <= 48 and attempt_of(run["label"]).endswith("#1")
+    assert attempt_of(run["label"]) == "only#1" or run["label"].startswith(LONG_ID[:30])
 
 
 def test_attempt_labels_are_distinct_for_long_ids_that_share_a_prefix():
     a, b = LONG_ID + "-a", LONG_ID + "-b"
-    labels = {attempt_label(t, n) for t in (a, b) for n in (1, 2)}
-    assert len(labels) == 4 and all(len(label) <= 48 for label in labels)
+    labels = {attempt_label(t, n, run) for t in (a, b) for n in (1, 2) for run in ("r1", "r2")}
+    assert len(labels) == 8 and all(len(label) <= 48 for label in labels)
 
 
 # -- the real thing: SIGKILL the CLI mid-run, resume it from another process ----------------------
@@ -293,6 +293,27 @@ def test_sigkill_before_any_spawn_then_resume_spawns_each_task_once(start_fake_g
 
     assert report["counts"] == {"completed": 6}
     labels = [r["label"] for r in gateway.runs()]
-    assert sorted(labels) == [f"{t}#1" for t in task_ids]                 # everything, once
+    assert sorted(map(attempt_of, labels)) == [f"{t}#1" for t in task_ids]  # everything, once
     finished = Counter(r["task_id"] for r in read_records(journal) if r["type"] == "task_finished")
     assert finished == {t: 1 for t in task_ids}
+
+
+def test_a_lost_answer_never_adopts_the_child_of_an_earlier_run_of_the_same_tasks(fast_config, tmp_path):
+    """The same task file run twice within minutes: the first run's child is still listed when
+    the second run's spawn answer is lost. Labels carry the run, so the second run adopts its
+    own child (one more run, its own output), never the first run's."""
+    fake = FakeOpenClaw(models=MODELS)
+
+    def tasks(seed: int) -> list[AgentTask]:
+        return [AgentTask(WRITER, sim(latency=0.01, reply=valid_output(WRITER, seed=seed)), task_id="only")]
+
+    [first] = orchestrator(fake, fast_config, tmp_path).run_parallel(tasks(1))
+    lost = ToolError("gateway did not answer within 30s", tool="sessions_spawn", retryable=True,
+                     fix="check the gateway's load")
+    caller = FailingCaller(fake, "sessions_spawn", 1, lost, after_forwarding=True)
+    [second] = orchestrator(caller, fast_config, tmp_path).run_parallel(tasks(2))
+
+    assert second.status == "completed" and len(second.attempts) == 1
+    assert second.attempts[0].run_id != first.attempts[0].run_id
+    assert second.output == valid_output(WRITER, seed=2)
+    assert len(fake.runs()) == 2                      # one child per run: nothing orphaned

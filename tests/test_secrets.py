@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _run_cli
 from gateway_process import CONFIG_MODELS, start
-from test_gateway_caller import free_port
+from support import free_port, run_cli as _run_cli
 
 CANARY = "sk-CANARY-7f3a9c1e5b2d4086"
 MARKS = (CANARY, "CANARY", CANARY[-16:])   # also a cut-off copy, or the random tail on its own

@@ -41,7 +41,7 @@ from parallel_agents.runtime import OpenClawRuntime, Receipt
 from parallel_agents.tasks import AgentTask
 
 from test_engine import (BALANCED, FAST, MODELS, REVIEWER, STRONGEST, WRITER, Recorder,
-                         max_overlap, sim, task_of, valid_output)
+                         attempt_of, max_overlap, sim, task_of, valid_output)
 
 N_TASKS = 1000
 MAX_CONCURRENT = 8          # the engine's window (OpenClaw's lane default)
@@ -432,7 +432,7 @@ def test_soak_with_every_kind_of_fault(collection, parallel_calls, n, fast_confi
     assert sorted(by_run) == sorted(run["run_id"] for run in runs)
     for run in runs:
         tid, attempt = by_run[run["run_id"]]
-        assert run["label"] == f"{tid}#{attempt.number}" and run["model"] == attempt.model
+        assert attempt_of(run["label"]) == f"{tid}#{attempt.number}" and run["model"] == attempt.model
 
     # costs add up: each attempt priced from its tokens, task = sum of attempts, run = sum of tasks
     prices = PriceTable(config.prices)
