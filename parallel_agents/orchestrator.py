@@ -181,7 +181,8 @@ ADOPT_CLOCK_SKEW_S = 2.0
 
 
 def restore_state(records: list[dict], runtime) -> dict:
-    """Per task: its final result, or its finished attempts plus the attempt still live."""
+    """Per task: its final result, or its finished attempts plus the attempt still live, and
+    where it stood on its tier (tier_index, reasked, reask_hint, transient_failures)."""
     state: dict[str, dict] = {}
     for r in records:
         tid = r.get("task_id")
@@ -200,16 +201,20 @@ def restore_state(records: list[dict], runtime) -> dict:
             if s["live"] and s["live"]["attempt"]["number"] == r["attempt"]["number"]:
                 s["live"] = None
             s["intent"] = None
-        elif r["type"] == "escalated":
-            s["tier_index"] = r["tier_index"]
+        elif r["type"] == "escalated":  # a new tier: no re-ask made, no failures yet
+            s.update(tier_index=r["tier_index"], reasked=False, reask_hint=None, transient_failures=0)
+        elif r["type"] == "reask_planned":
+            s.update(reasked=True, reask_hint=r["hint"])
+        elif r["type"] == "retry_planned":
+            s["transient_failures"] = r["transient_failures"]
         elif r["type"] == "task_finished":
             s["result"] = r["result"]
     for s in state.values():
         intent = s.pop("intent")
         if intent and not s["result"] and hasattr(runtime, "find_by_label"):
             # died between asking and hearing back: the spawn may have been accepted. Labels
-            # (task id#attempt) repeat across runs of the same task file, so a run that started
-            # before this intent was written is an earlier run's child, not this spawn's
+            # carry the run, and a run that started before this intent was written cannot be
+            # this spawn's child either (a second guard, e.g. for journals of older versions)
             found = runtime.find_by_label(intent["label"])
             if found is not None and found.accepted_at >= intent["t"] - ADOPT_CLOCK_SKEW_S:
                 s["live"] = {"attempt": {"number": intent["attempt"], "tier": intent["tier"],

@@ -138,6 +138,9 @@ class Scheduler:
             self._restore_attempts(st, [Attempt(**a) for a in prior.get("attempts", [])])
             if prior.get("tier_index") is not None:
                 st.tier_index = prior["tier_index"]
+            # where the task stood on its tier: a re-ask made (and its hint), transient failures
+            st.reasked, st.reask_hint = prior.get("reasked", False), prior.get("reask_hint")
+            st.transient_failures = prior.get("transient_failures", 0)
             st.waiting_on = {d for d in st.task.depends_on if not self._states[d].done}
             if any(self._states[d].done and not self._states[d].result.ok for d in st.task.depends_on):
                 continue  # skipped below, once every restored result is in place
@@ -371,6 +374,7 @@ class Scheduler:
                                     has_next_tier=self.ladder.has_next(st.tier_index))
             if step == policy.REASK:
                 st.reasked, st.reask_hint = True, checked.retry_hint
+                self.journal.write("reask_planned", flush=False, task_id=tid, hint=st.reask_hint)
                 self.emit(Event("reasked", tid, name, attempt.number, attempt.tier, attempt.model,
                                 message=attempt.error))
                 self._push_ready(st)
@@ -403,6 +407,8 @@ class Scheduler:
             self._escalate(st, f"failed {st.transient_failures} times: {error}")
             return
         delay = self.retry.delay(st.transient_failures, self.rng)
+        self.journal.write("retry_planned", flush=False, task_id=st.task.task_id,
+                           transient_failures=st.transient_failures)
         self.emit(Event("retried", st.task.task_id, st.definition.name,
                         message=f"{error} (again in {delay:.1f}s)"))
         heapq.heappush(self._delayed, (self.clock() + delay, st.order, st.task.task_id))

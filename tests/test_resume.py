@@ -317,3 +317,21 @@ def test_a_lost_answer_never_adopts_the_child_of_an_earlier_run_of_the_same_task
     assert second.attempts[0].run_id != first.attempts[0].run_id
     assert second.output == valid_output(WRITER, seed=2)
     assert len(fake.runs()) == 2                      # one child per run: nothing orphaned
+
+
+def test_resume_keeps_where_a_task_stood_on_its_tier(fast_config, tmp_path):
+    """A re-ask already made on a tier is not made again after a crash (nor are transient
+    failures forgotten): the attempts stay within the budget of one re-ask per tier."""
+    fake = FakeOpenClaw(models=MODELS)
+    task = AgentTask(WRITER, sim(latency=0.01, reply=valid_output(WRITER),
+                                 by_model={FAST: {"reply": "not json"}}), task_id="w")
+    # attempt 1 (fast) is invalid, a re-ask is planned, and its spawn dies
+    caller = FailingCaller(fake, "sessions_spawn", 2, fatal_error())
+    with pytest.raises(RunAborted):
+        orchestrator(caller, fast_config, tmp_path).run_parallel([task], run_id="mid-ladder")
+
+    [result] = orchestrator(fake, fast_config, tmp_path).resume("mid-ladder")
+
+    assert result.status == "completed"
+    assert [(a.tier, a.status, a.reask) for a in result.attempts] == [
+        ("fast", "invalid", False), ("fast", "invalid", True), ("balanced", "ok", False)]
