@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import threading
 import time
@@ -81,6 +82,7 @@ _COLLECTOR_STATUS = {"done": "ok", "failed": "error", "timeout": "timeout", "kil
 _HISTORY_STOP = {"stop": "ok", "length": "ok", "end_turn": "ok", "error": "error",
                  "aborted": "cancelled"}
 _HISTORY_ONLY_GRACE_S = 30.0
+_LIST_DEFAULT_RECENT_MINUTES = 30  # subagents list shows runs ended this long ago unless told
 
 
 # -- requests and results -------------------------------------------------------------------
@@ -222,7 +224,7 @@ class FoundRun:
 # -- runtime --------------------------------------------------------------------------------
 class _Run:
     __slots__ = ("run_id", "session_key", "label", "collect", "resolved_model", "spawned_at",
-                 "run_timeout_s", "task_id", "outcome", "via_history", "total_tokens")
+                 "run_timeout_s", "task_id", "outcome", "via_history", "total_tokens", "spawned_here")
 
     def __init__(self, run_id: str, session_key: str | None = None, label: str = "",
                  collect: bool = False, resolved_model: str | None = None,
@@ -234,6 +236,7 @@ class _Run:
         self.outcome: RunOutcome | None = None
         self.via_history = False  # a collector we read through list/history instead
         self.total_tokens: int | None = None
+        self.spawned_here = False  # spawned_at is the real spawn time (not a re-attach's)
 
 
 class _Backoff:
@@ -416,8 +419,9 @@ class OpenClawRuntime:
             session_key = result.get("childSessionKey") or result.get("sessionKey")
             model = result.get("resolvedModel") or req.model
             with self._lock:
-                self._runs[run_id] = _Run(run_id, session_key, req.label, req.collect, model,
-                                          int(req.run_timeout_seconds or 0))
+                run = self._runs[run_id] = _Run(run_id, session_key, req.label, req.collect, model,
+                                                int(req.run_timeout_seconds or 0))
+                run.spawned_here = True
             return Receipt(run_id, session_key, model, result)
         error = result.get("error") or f"sessions_spawn returned status {status!r} without a runId"
         raise SpawnRefused(str(error), classify_refusal(status, str(error)), raw=result)
@@ -530,8 +534,16 @@ class OpenClawRuntime:
         accepted_at = started / 1000 if isinstance(started, (int, float)) and started > 1e11 else time.time()
         return FoundRun(run.run_id, run.session_key, run.resolved_model, None, accepted_at)
 
-    def _list(self) -> dict | None:
-        result = self._soft_call("subagents", {"action": "list"})
+    def _list(self, runs: list[_Run] = ()) -> dict | None:
+        """`subagents list`; with `runs` that this runtime spawned, only as far back as needed to
+        see them end (`recentMinutes`): a long session's older runs are not sent every round."""
+        args = {"action": "list"}
+        if runs and all(r.spawned_here for r in runs):
+            oldest = min(r.spawned_at for r in runs)
+            minutes = math.ceil((time.monotonic() - oldest) / 60) + 1
+            if minutes < _LIST_DEFAULT_RECENT_MINUTES:
+                args["recentMinutes"] = minutes
+        result = self._soft_call("subagents", args)
         if result is None or result.get("status") not in (None, "ok"):
             return None
         return result
@@ -576,7 +588,7 @@ class OpenClawRuntime:
             return
         need_list = any(r.task_id is None or r.session_key is None for r in runs)
         if need_list:
-            snapshot = self._list()
+            snapshot = self._list(runs)
             if snapshot is None:
                 if not self._can("subagents"):
                     self._poll_history_only(runs, budget, backoff)
@@ -592,7 +604,7 @@ class OpenClawRuntime:
             self._subagents_wait(waitable, budget)
             return
         time.sleep(min(backoff.next(), budget))
-        snapshot = self._list()
+        snapshot = self._list(runs)
         if snapshot is not None:
             finished = self._absorb_list(runs, snapshot)
             if finished:

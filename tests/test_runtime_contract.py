@@ -603,3 +603,34 @@ def test_a_full_swarm_group_gets_a_fresh_group_id():
         rt.spawn(req(f"g{i}"))
     groups = [r["group_id"] for r in fake.runs()]
     assert groups[0] == groups[1] != groups[2]
+
+
+class ListRecorder:
+    """Forwards to a fake and keeps the arguments of every `subagents list`."""
+
+    def __init__(self, inner: FakeOpenClaw):
+        self.inner, self.lists = inner, []
+
+    def has(self, tool):
+        return self.inner.has(tool)
+
+    def call(self, tool, args):
+        if tool == "subagents" and args.get("action") == "list":
+            self.lists.append(dict(args))
+        return self.inner.call(tool, args)
+
+
+def test_list_asks_only_as_far_back_as_its_own_runs_go(fake):
+    recorder = ListRecorder(fake)
+    rt = OpenClawRuntime(recorder, collection="history")
+    spawned = rt.spawn(req("mine#1", sim={"latency": 0.05, "reply": "ok"}))
+
+    assert wait_all(rt, [spawned.run_id])[spawned.run_id].status == "ok"
+    assert recorder.lists and all(a.get("recentMinutes") == 2 for a in recorder.lists)
+
+    # a run this runtime did not spawn (re-attached after a crash) may have ended long ago:
+    # its list keeps OpenClaw's default window (30 minutes)
+    other = OpenClawRuntime(recorder, collection="history")
+    recorder.lists.clear()
+    assert wait_all(other, [spawned.run_id])[spawned.run_id].status == "ok"
+    assert recorder.lists and all("recentMinutes" not in a for a in recorder.lists)
