@@ -34,6 +34,10 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
+#: One encoder for every line (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class Journal:
     def __init__(self, run_id: str, folder: Path | None = None, *, redact: tuple[str, ...] = (),
                  durable: bool = False):
@@ -53,8 +57,7 @@ class Journal:
     def write(self, record_type: str, *, flush: bool = True, **data) -> None:
         """Append one record. flush=False leaves it in the buffer until the next flushed record
         or flush(): for lines that resume can do without (see the module docstring)."""
-        line = json.dumps({"t": round(time.time(), 3), "type": record_type, **data},
-                          ensure_ascii=False, default=str)
+        line = _ENCODER.encode({"t": round(time.time(), 3), "type": record_type, **data})
         for secret in self._redact:
             line = line.replace(secret, "[redacted]")
         fh = self._open()
