@@ -257,6 +257,7 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
              f"{info.get('load_end', 'n/a')}.", ""]
     headline = [f"- {g}" for g in fanout_goals(results.get("fanout", []))
                 + coldstart_goals(results.get("coldstart", []))
+                + (gateway_goals(results["gateway"]) if "gateway" in results else [])
                 + (ladder_goals(results["ladder"]) if "ladder" in results else [])]
     if headline:
         lines += ["Headline (goals from the issue):", ""] + headline + [""]
@@ -302,8 +303,10 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                   "tests/integration/model_server.py answering after the scripted latency; "
                   "`RealAIParallelOrchestrator` over `GatewayToolCaller` (HTTP `/tools/invoke`, "
                   "plain runs + `subagents` + `sessions_history`). *spawn ms* = one "
-                  "sessions_spawn HTTP call; *run ms* = the gateway's own run time of a child "
-                  "(model latency included).", "",
+                  "sessions_spawn HTTP call (a wave's spawns are sent together, up to 8 at "
+                  "once); *run ms* = the gateway's own run time of a child (model latency "
+                  "included); *gateway CPU* = CPU time the gateway's processes used during the "
+                  "fan-out, per task, and as a share of the wall time.", "",
                   md_table([gateway_bench.COLUMNS, gateway_bench.row(g)]), ""]
         lines += [f"- {goal}" for goal in gateway_goals(g)] + [""]
     if "ladder" in results:
