@@ -45,9 +45,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 INTEGRATION = REPO / "tests" / "integration"
-for _path in (str(REPO), str(INTEGRATION)):
+for _path in (str(REPO), str(INTEGRATION), str(BENCH)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+
+from tables import text_table  # noqa: E402
 
 AGENT = "content_writer_funny"
 COLUMNS = ["N", "C", "latency", "wall s", "ideal s", "ratio", "HTTP calls/task", "spawn ms (median)",
@@ -176,13 +178,6 @@ def row(result: dict) -> list[str]:
             "-" if result.get("gateway_cpu_ms_per_task") is None else
             f"{result['gateway_cpu_ms_per_task']} ({result['gateway_busy']:.0%} busy)",
             f"{result['completed']}/{result['n']}"]
-
-
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

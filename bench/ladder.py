@@ -55,9 +55,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+for _path in (str(REPO), str(BENCH)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from tables import text_table  # noqa: E402
 
 AGENT = "code_reviewer"
 DEFAULT_SHARES = (0.60, 0.80, 0.95)
@@ -340,13 +344,6 @@ def missed_reason(result: dict, name: str = "ladder") -> str:
         text += (f"; at these prices {cheaper[0]} costs less per attempt than {first}, "
                  f"so a ladder from {cheaper[0]} is cheaper")
     return text
-
-
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _floats(text: str) -> tuple[float, ...]:

@@ -43,6 +43,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import coldstart  # noqa: E402
+from tables import md_table, text_table  # noqa: E402
 
 BENCHMARKS = ("fanout", "coldstart", "gateway", "ladder")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
@@ -212,19 +213,6 @@ def coldstart_goals(rows) -> list[str]:
 
 
 # -- rendering ------------------------------------------------------------------------------------
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def md_table(rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
-    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]]
-    return "\n".join(out)
-
-
 def machine() -> dict:
     cpu = platform.processor() or ""
     try:
@@ -421,7 +409,7 @@ def main(argv=None) -> int:
     if "gateway" in results:
         import gateway_bench
         print("\nFan-out on a live OpenClaw gateway (scripted model server)")
-        print(gateway_bench.text_table([gateway_bench.COLUMNS, gateway_bench.row(results["gateway"])]))
+        print(text_table([gateway_bench.COLUMNS, gateway_bench.row(results["gateway"])]))
         for goal in gateway_goals(results["gateway"]):
             print("- " + goal)
     if "ladder" in results:
