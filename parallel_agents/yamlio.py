@@ -55,6 +55,8 @@ def parse(text: str, *, shown: str):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "nesting depth" in what:  # PyYAML >= 6.0.4 has a depth limit of its own
+            return None, _too_deep(shown)
         return None, Problem(f"YAML syntax error: {what}", shown, mark.line + 1 if mark else None,
                              fix="fix the YAML syntax at that line")
     if "&" in text and "*" in text:  # anchors and aliases: the data may be far larger, or deeper
