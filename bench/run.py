@@ -116,8 +116,12 @@ def fanout_goals(rows) -> list[str]:
     out = []
     target = [r for r in rows if r["n"] == 1000 and r["concurrent"] == 50]
     for r in target:
-        out.append(f"ratio at N=1000, C=50: {r['ratio']:.3f} (goal <= {GOAL_RATIO}): "
-                   + ("met" if r["ratio"] <= GOAL_RATIO else "MISSED"))
+        out.append(f"ratio at N=1000, C=50: {r['ratio']:.3f}, runs {r['ratio_min']:.3f}-"
+                   f"{r['ratio_max']:.3f} (goal <= {GOAL_RATIO}): "
+                   + ("met" if r["ratio"] <= GOAL_RATIO else
+                      f"MISSED: the scheduler, runtime and fake share one thread at "
+                      f"~{r['cpu_us_per_task']:.0f} us of CPU per task, so each freed slot is "
+                      "refilled only when the thread reaches its completion (see the notes)"))
     worst = max((r["calls_per_task"] for r in rows), default=None)
     if worst is not None:
         out.append(f"runtime calls per task, worst configuration: {worst:.2f} (goal <= "
