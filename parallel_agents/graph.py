@@ -13,7 +13,8 @@ def reject_cycles(graph: dict[str, list[str]]) -> None:
             return
         if state.get(node) == 1:
             cycle = path[path.index(node):] + [node]
-            raise InputError("depends_on has a cycle: " + " -> ".join(cycle), field="depends_on",
+            raise InputError("the tasks depend on each other in a cycle: " + " -> ".join(cycle),
+                             field="depends_on",
                              fix="remove one dependency of the cycle")
         state[node] = 1
         for dep in graph.get(node, []):
