@@ -218,7 +218,9 @@ class Scheduler:
         pressed, fatal = [], None
         for st, (attempt, _), answer in zip(batch, planned, answers):
             if isinstance(answer, SpawnRefused) or not isinstance(answer, BaseException):
-                if not self._spawned(st, attempt, answer):
+                if self._spawned(st, attempt, answer):
+                    st.refusals = 0  # MAX_IDLE_REFUSALS counts refusals in a row
+                else:
                     pressed.append(st)
             elif fatal is None:  # every accepted sibling is journaled before this propagates
                 fatal = answer

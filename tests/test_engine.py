@@ -325,6 +325,40 @@ def test_backpressure_with_nothing_of_ours_running_backs_off_and_retries(fast_co
     assert any(e.kind == "backpressure" for e in events)
 
 
+class RefusingCaller:
+    """Forwards to a fake, but answers the spawn calls numbered in `refuse` with OpenClaw's
+    max-children refusal (someone else's children fill every slot)."""
+
+    def __init__(self, fake, refuse):
+        self.fake, self.refuse, self.spawns = fake, set(refuse), 0
+
+    def has(self, tool):
+        return self.fake.has(tool)
+
+    def call(self, tool, args):
+        if tool == "sessions_spawn":
+            self.spawns += 1
+            if self.spawns in self.refuse:
+                return {"status": "forbidden", "error": "sessions_spawn has reached max active "
+                        "children for this session (5/5; agents.defaults.subagents.maxChildrenPerAgent)."}
+        return self.fake.call(tool, args)
+
+
+def test_idle_refusals_are_counted_in_a_row_not_over_the_whole_task(fast_config, tmp_path):
+    """15 refusals before each of the first two attempts: never more than MAX_IDLE_REFUSALS (20)
+    in a row, so the task runs; 30 in all must not fail it."""
+    assert scheduler_module.MAX_IDLE_REFUSALS == 20
+    caller = RefusingCaller(new_fake(), [*range(1, 16), *range(17, 32)])
+    task = AgentTask(WRITER, sim(reply=valid_output(WRITER), by_model={FAST: {"reply": "not json"}}),
+                     task_id="w")
+    orch = new_orch(caller, fast_config, tmp_path, collection="history")
+
+    [result] = orch.run_parallel([task])
+
+    assert result.status == "completed", result.error
+    assert caller.spawns == 33 and len(result.attempts) == 3   # fast, its re-ask, balanced
+
+
 def test_max_concurrent_must_be_positive(fast_config, tmp_path):
     orch = new_orch(new_fake(), fast_config, tmp_path, max_concurrent=-1)
     with pytest.raises(InputError, match="max_concurrent"):
