@@ -96,8 +96,8 @@ def _gateway_checks(config, *, probe: bool, url: str | None = None,
     from .errors import ParallelAgentsError, ToolError
     from .gateway import URL_ENV
     from .runtimes import gateway_caller
-    gateway = dict(config.gateway) if config is not None else {}
-    gateway["allow_insecure_http"] = gateway.get("allow_insecure_http") or allow_insecure_http
+    gateway = config.with_gateway(allow_insecure_http=allow_insecure_http).gateway \
+        if config is not None else {"allow_insecure_http": allow_insecure_http}
     try:
         caller = gateway_caller(url, gateway=gateway, retries=1, timeout_s=10)
     except ParallelAgentsError as exc:
