@@ -6,18 +6,20 @@
 
     python3 ai_orchestrator.py --help     (list, show, validate, run, demo, plan, check, doctor,
                                            runs, resume, refine, create-agents, install-agent,
-                                           package, install, upgrade)
+                                           package, install, upgrade, setup)
 
 This file only wires; the engine lives in parallel_agents/. Names are imported on first use,
 so the CLI and `import ai_orchestrator` start fast.
 """
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from parallel_agents.deps import import_attr, use_user_packages  # noqa: E402
+
+use_user_packages()  # what `setup` installed for this python3, ahead of its own site-packages
 
 if __name__ == "__main__":
     from parallel_agents.cli import main
@@ -34,7 +36,7 @@ _EXPORTS = {
     "RefinementResult": "refinement", "OrchestrationResult": "planning", "plan_problems": "planning",
     "ParallelAgentsError": "errors", "DefinitionError": "errors", "InputError": "errors",
     "EnvironmentProblem": "errors", "RunAborted": "errors", "ToolError": "errors",
-    "UnknownAgentError": "errors",
+    "UnknownAgentError": "errors", "MissingDependency": "errors",
 }
 __all__ = [*_EXPORTS, "__version__"]
 from parallel_agents import __version__  # noqa: E402
@@ -42,7 +44,7 @@ from parallel_agents import __version__  # noqa: E402
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"parallel_agents.{_EXPORTS[name]}"), name)
+        value = import_attr(f"parallel_agents.{_EXPORTS[name]}", name)  # MissingDependency
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ai_orchestrator' has no attribute {name!r}")

@@ -12,10 +12,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from parallel_agents.deps import dependencies_required, use_user_packages  # noqa: E402
 
-from parallel_agents.helpers_api import (  # noqa: E402
-    MODEL_HIERARCHY, collect_agent_results, spawn_parallel_with_retry, spawn_with_model_hierarchy,
-    spawn_with_retry)
+use_user_packages()  # what `setup` installed for this python3, ahead of its own site-packages
+with dependencies_required():  # missing ones: MissingDependency (an ImportError) with the fix
+    from parallel_agents.helpers_api import (
+        MODEL_HIERARCHY, collect_agent_results, spawn_parallel_with_retry,
+        spawn_with_model_hierarchy, spawn_with_retry)
 
 __all__ = ["MODEL_HIERARCHY", "spawn_with_retry", "spawn_parallel_with_retry",
            "spawn_with_model_hierarchy", "collect_agent_results"]

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_workflows.add_parsers(sub, _add_json)
     from . import cli_package
     cli_package.add_parsers(sub, _add_json)
+    from . import cli_setup
+    cli_setup.add_parsers(sub, _add_json)
     return parser
 
 
@@ -156,8 +158,13 @@ def _commands():
     from .cli_run import COMMANDS as run_commands
     from .cli_workflows import COMMANDS as workflow_commands
     from .cli_package import COMMANDS as package_commands
+    from .cli_setup import COMMANDS as setup_commands
     return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands,
-            **host_commands, **workflow_commands, **package_commands}
+            **host_commands, **workflow_commands, **package_commands, **setup_commands}
+
+
+# Commands that run without jsonschema and pyyaml: `setup` installs them, `doctor` reports them.
+WITHOUT_DEPENDENCIES = {"setup", "doctor"}
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -176,10 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     out = lambda text="": print(text, flush=True)  # noqa: E731
     err = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     try:
+        if args.command not in WITHOUT_DEPENDENCIES:
+            from .deps import check_installed
+            check_installed()  # one line naming `setup`, before any worker thread needs them
         return _commands()[args.command](args, out)
     except ParallelAgentsError as exc:
         _render_error(exc, getattr(args, "json", False), err)
         return exc.exit_code
+    except ImportError as exc:  # a dependency found but not importable (broken, too old)
+        from .deps import as_missing_dependency
+        problem = as_missing_dependency(exc)
+        if problem is None:
+            return _internal_error(exc, err)
+        _render_error(problem, getattr(args, "json", False), err)
+        return problem.exit_code
     except KeyboardInterrupt:
         err("interrupted")
         return 130
@@ -195,8 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         _render_error(problem, getattr(args, "json", False), err)
         return problem.exit_code
     except Exception as exc:  # a bug in this skill, not a user mistake
-        if os.environ.get("PARALLEL_AGENTS_DEBUG"):
-            raise
-        err(f"internal error: {type(exc).__name__}: {exc} "
-            "(set PARALLEL_AGENTS_DEBUG=1 for the traceback and please report it)")
-        return 70
+        return _internal_error(exc, err)
+
+
+def _internal_error(exc: Exception, err) -> int:
+    if os.environ.get("PARALLEL_AGENTS_DEBUG"):
+        raise exc
+    err(f"internal error: {type(exc).__name__}: {exc} "
+        "(set PARALLEL_AGENTS_DEBUG=1 for the traceback and please report it)")
+    return 70

@@ -106,6 +106,17 @@ class EnvironmentProblem(ParallelAgentsError):
     exit_code = 3
 
 
+class MissingDependency(EnvironmentProblem, ImportError):
+    """A Python package the skill needs (jsonschema, pyyaml, or one they need) cannot be imported
+    by this interpreter. Also an ImportError, so that `import helpers` or an API name that fails
+    for this reason can be caught the way Python callers expect; the fix is always the `setup`
+    command for the interpreter that failed (parallel_agents.deps builds it)."""
+
+    def __init__(self, message: str, *, module: str | None = None, fix: str | None = None):
+        super().__init__(message, field="dependencies", fix=fix)
+        self.name = module  # ImportError's attribute: the module that could not be imported
+
+
 class ToolError(EnvironmentProblem):
     """A tool call that produced no result: a thrown input error, a missing tool, transport.
 

@@ -3,6 +3,7 @@ shapes, and one-line errors without tracebacks."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,9 +271,10 @@ def test_missing_pyyaml_exits_3_with_the_fix(run_cli, no_yaml_path, argv):
     code, out, err = run_cli(*argv, env={"PYTHONPATH": pythonpath})
     assert code == 3
     line = _one_error_line(err)
-    assert "pyyaml" in line and "pip install" in line
+    assert "pyyaml" in line
+    assert line.endswith(f"(fix: {sys.executable} {REPO / 'ai_orchestrator.py'} setup)")
     assert "Traceback" not in out
     if "--json" in argv:
-        assert json.loads(out)["error"] == "EnvironmentProblem"
+        assert json.loads(out)["error"] == "MissingDependency"
     else:
         assert out == ""
