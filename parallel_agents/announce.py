@@ -101,11 +101,21 @@ def _find_event_start(text: str, start: int, *, first: bool) -> int | None:
     for head in heads:
         needle = head if first else _EVENT_SEPARATOR + head
         i = text.find(needle, start)
-        while first and i > 0 and text[i - 1] != "\n":
+        while first and i > 0 and not _at_line_start(text, i):
             i = text.find(needle, i + 1)
         if i != -1 and (best is None or i < best):
             best = i if first else i + len(_EVENT_SEPARATOR)
     return best
+
+
+_STAMP = re.compile(r"\[[^\]\n]{1,60}\] ")  # "[Tue 2026-12-01 00:11 UTC] " before a delivered event
+
+
+def _at_line_start(text: str, i: int) -> bool:
+    """Whether position i starts a line, allowing the time stamp OpenClaw puts before the first
+    line of a message it delivers to a host turn."""
+    line_start = text.rfind("\n", 0, i) + 1
+    return line_start == i or bool(_STAMP.fullmatch(text, line_start, i))
 
 
 def _parse_event(text: str, pos: int) -> tuple[AnnounceEvent, int]:
@@ -143,7 +153,7 @@ def _parse_event(text: str, pos: int) -> tuple[AnnounceEvent, int]:
     else:
         result = _strip_raw_trailers(body)
     status_label = fields.get("status")
-    status, error = _announce_status(status_label)
+    status, error = announce_status(status_label)
     event = AnnounceEvent(
         source=fields.get("source"), session_key=fields.get("session_key"),
         session_id=fields.get("session_id"), type=fields.get("type"), task=fields.get("task"),
@@ -166,22 +176,29 @@ def _event_body_end(text: str, pos: int) -> int:
 
 def _strip_raw_trailers(body: str) -> str:
     paragraphs = body.rstrip("\n").split("\n\n")
-    while len(paragraphs) > 1 and any(p.match(paragraphs[-1]) for p in _RAW_TRAILERS):
+    # a reply that ends with a newline leaves one at the start of the trailer's paragraph
+    while len(paragraphs) > 1 and any(p.match(paragraphs[-1].lstrip("\n")) for p in _RAW_TRAILERS):
         paragraphs.pop()
-    if len(paragraphs) > 1 and paragraphs[-1] in ("Action:", "Instruction:"):
+    if len(paragraphs) > 1 and paragraphs[-1].lstrip("\n") in ("Action:", "Instruction:"):
         paragraphs.pop()
     return "\n\n".join(paragraphs)
 
 
-def _announce_status(label: str | None) -> tuple[str, str | None]:
-    """Map the status line (derived from the runtime outcome, not model text) to a status."""
+def announce_status(label: str | None) -> tuple[str, str | None]:
+    """(status, error) from a delivered status line (derived from the runtime outcome, never
+    from model text). Announce events say `completed; …`, `timed out[: …]`, `failed: …`; the
+    settled batch and the steering queue say `ok`, `timeout[: …]`, `error[: …]`,
+    `cancelled[: …]` (describeSubagentOutcome) or `unknown`."""
     if not label:
         return "unknown", None
     low = label.strip().lower()
-    if low.startswith("completed"):
+    detail = label.partition(":")[2].strip() or None
+    if low.startswith("completed") or low == "ok":
         return "ok", None
-    if low.startswith("timed out"):
-        return "timeout", label.partition(":")[2].strip() or "timed out"
-    if low.startswith("failed"):
-        return "failed", label.partition(":")[2].strip() or "failed"
+    if low.startswith(("timed out", "timeout")):
+        return "timeout", detail or "timed out"
+    if low.startswith(("failed", "error")):
+        return "failed", detail or "failed"
+    if low.startswith(("cancelled", "killed")):
+        return "killed", detail or "cancelled"
     return "unknown", label.strip()

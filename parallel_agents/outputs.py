@@ -185,8 +185,11 @@ def extract_reply(payload, *, kind: str | None = None) -> Reply:
 
 
 def _unwrap(d: dict) -> dict:
-    """Peel a Gateway `{ok, result}` envelope and a tool result `{content, details}`."""
+    """Peel a Gateway `{ok, result}` envelope, Tool Search's `{tool, result}` (what a host that
+    called a deferred tool through `tool_call` receives) and a tool result `{content, details}`."""
     if d.get("ok") is True and isinstance(d.get("result"), dict):
+        d = d["result"]
+    elif isinstance(d.get("tool"), dict) and isinstance(d.get("result"), dict) and len(d) == 2:
         d = d["result"]
     if "content" in d and "details" in d and "role" not in d:
         if isinstance(d["details"], dict):
@@ -200,6 +203,16 @@ def _unwrap(d: dict) -> dict:
                 if isinstance(inner, dict):
                     return inner
     return d
+
+
+def unwrap_tool_result(d: dict) -> dict:
+    """The tool's own JSON inside whatever envelope carried it (see _unwrap)."""
+    return _unwrap(d)
+
+
+def tool_result_kind(d: dict) -> str | None:
+    """Which OpenClaw tool result `d` is (after unwrapping), or None when it is none of them."""
+    return _tool_kind(_unwrap(d))
 
 
 def _tool_kind(d: dict) -> str | None:
