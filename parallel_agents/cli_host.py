@@ -17,15 +17,23 @@ def add_parsers(sub, add_json) -> None:
     add_task_options(p)
     p.add_argument("--collect", action="store_true",
                    help="add Swarm collector fields (collect, outputSchema, groupId) to JSON tasks")
+    p.add_argument("--prompts", choices=("file", "inline"), default=None,
+                   help="file (default): each spawn's task points the child at a prompt file, so "
+                        "the host writes ~200 bytes per spawn; inline: the whole prompt is the task "
+                        "(when children cannot read host files; chosen for you when OpenClaw says so)")
     add_json(p)
 
     p = sub.add_parser("check", help="host-agent mode: validate children's replies, get next spawns")
     p.add_argument("--plan", required=True, metavar="PLAN_ID")
     p.add_argument("--task", metavar="TASK_ID",
                    help="the task a raw reply or sessions_history JSON belongs to")
+    p.add_argument("--refused", action="append", default=[], metavar="LABEL",
+                   help="the spawn with this label was refused (repeatable); --error gives why")
+    p.add_argument("--error", metavar="TEXT", help="the refusal's error text (with --refused)")
     p.add_argument("replies", nargs="*", type=Path, metavar="FILE",
-                   help="files with replies (completion events, raw text, sessions_history "
-                        "JSON); default: stdin when it is not a terminal")
+                   help="files with what OpenClaw delivered (the settled-children message, "
+                        "completion events) or, with --task, a reply or sessions_history JSON; "
+                        "default: stdin when it is not a terminal, else the gateway itself")
     add_json(p)
 
     p = sub.add_parser("doctor", help="check Python, dependencies, agents, config and the gateway")
@@ -44,16 +52,29 @@ def _deps():
     return load_registry(), load_config()
 
 
-def _answer(plan, spawns, args, out, extra=None) -> int:
-    from .hostmode import INSTRUCTIONS
-    results = plan.status()
+def _next(plan, spawns: list, running: int) -> str:
+    check = f"python3 {SCRIPT} check --plan {plan.plan_id} --json"
     if plan.done:
-        nxt = "All done: every task is final. Read `results` (output of each task)."
-    else:
-        nxt = INSTRUCTIONS.format(script=SCRIPT, plan_id=plan.plan_id) if spawns else (
-            "Waiting for replies of the spawned tasks; pass them to check when they arrive.")
+        return "All done: every task is final. Read `results` (the output of each task)."
+    if spawns:
+        return ("Call sessions_spawn once per entry of `spawn` with exactly its `args`, all in this "
+                "turn (with Tool Search: tool_call {\"id\": \"sessions_spawn\", \"args\": ARGS}). "
+                f"If one is refused, run: python3 {SCRIPT} check --plan {plan.plan_id} --refused "
+                "LABEL --error \"ERROR\" --json. Then call sessions_yield; when the children "
+                f"have settled, run: {check}")
+    return (f"{running or 'Some'} task(s) still running: call sessions_yield; when the children "
+            f"have settled, run: {check}")
+
+
+def _answer(plan, spawns, args, out, *, running: set = frozenset(), extra=None) -> int:
+    results = plan.status(running)
+    active = sum(1 for r in results if r["status"] in ("running", "spawned"))
+    nxt = _next(plan, spawns, active)
     body = {"plan_id": plan.plan_id, "done": plan.done, "spawn": spawns, "results": results,
-            "next": nxt, **(extra or {})}
+            "next": nxt}
+    if plan.notes:
+        body["notes"] = plan.notes
+    body.update(extra or {})
     if args.json:
         out(to_json(body))
     else:
@@ -64,6 +85,8 @@ def _answer(plan, spawns, args, out, extra=None) -> int:
         out(f"\nplan {plan.plan_id}: {len(spawns)} spawn(s) to make.")
         for s in spawns:
             out(f"  sessions_spawn {s['args']['label']} ({s['agent_type']} on {s['tier']})")
+        for note in plan.notes:
+            out(f"note: {note}")
         out(("Use --json to get the exact arguments. " if spawns else "") + nxt)
     failed = [r for r in results if r["status"] in ("failed", "timeout", "skipped")]
     return 1 if plan.done and failed else 0
@@ -71,40 +94,112 @@ def _answer(plan, spawns, args, out, extra=None) -> int:
 
 def cmd_plan(args, out) -> int:
     from .cli_run import located_task_errors, tasks_from_args
+    from .hostenv import plan_settings
     from .hostmode import HostPlan
     registry, config = _deps()
     with located_task_errors(args) as tasks:
         tasks += tasks_from_args(args)
-        plan = HostPlan.create(tasks, registry, config, collect=args.collect)
+        settings = plan_settings(config, prompts=args.prompts)
+        plan = HostPlan.create(tasks, registry, config, collect=args.collect,
+                               prompts=settings.prompts, window=settings.window,
+                               unusable=settings.unusable)
+    plan.notes[:0] = settings.notes
     return _answer(plan, plan.next_spawns(), args, out)
 
 
-def cmd_check(args, out) -> int:
-    from . import yamlio
-    from .hostmode import HostPlan, read_replies
+def _load_plan(plan_id, registry, config):
     from .errors import InputError
-    registry, config = _deps()
+    from .hostmode import HostPlan
     try:
-        plan = HostPlan.load(args.plan, registry, config)
+        return HostPlan.load(plan_id, registry, config)
     except InputError as exc:  # the journal speaks of run ids; here it is the --plan argument
         problem = exc.problems[0]
         if problem.field != "run_id" and "no journal" not in problem.message:
             raise
         raise InputError(problem.message, field="--plan",
                          fix="use the plan_id that `plan` printed") from None
+
+
+def cmd_check(args, out) -> int:
+    from . import yamlio
+    from .errors import InputError
+    from .hostinput import read_replies, refusal_in
+    registry, config = _deps()
+    plan = _load_plan(args.plan, registry, config)
+    if args.error and not args.refused:
+        raise InputError("--error goes with --refused LABEL", field="--error",
+                         fix="add --refused LABEL (the label of the refused spawn)")
     texts = [(str(p), yamlio.read_text(p, shown=str(p), max_bytes=10 << 20)) for p in args.replies]
     if not texts and not sys.stdin.isatty():
         texts = [("stdin", sys.stdin.read())]
+    texts = [(source, text) for source, text in texts if text.strip()]
     handled = []
+    owed: set[str] = set()
+    pasted = False
+    for label in args.refused:
+        step = plan.refuse(label, args.error or "refused (no error text given)")
+        handled.append({"source": "--refused", "task_id": plan.match(label, None).task.task_id,
+                        "label": label, "step": step})
     for source, text in texts:
-        if not text.strip():
+        error = refusal_in(text)
+        if error is not None and args.task:
+            s = plan.match(None, args.task)
+            label = s.open["label"] if s.open else None
+            step = plan.refuse(label, error) if label else "ignored: no spawn of this task is open"
+            handled.append({"source": source, "task_id": args.task, "label": label, "step": step})
             continue
-        for label, reply in read_replies(text, task_id=args.task):
+        pairs = read_replies(text, task_id=args.task)
+        pasted = pasted or bool(pairs)
+        for label, reply in pairs:
             state = plan.match(label, args.task)
             step = plan.record(state, reply, label=label)
             handled.append({"source": source, "task_id": state.task.task_id, "label": label,
                             "step": step})
-    return _answer(plan, plan.next_spawns(), args, out, {"checked": handled})
+    owed.update(label for label in args.refused if label in plan.open_labels())
+    running: set[str] = set()
+    extra: dict = {"checked": handled}
+    if pasted:   # what was passed is the news; every spawn still open may still be owed
+        owed.update(plan.open_labels())
+    elif plan.open_labels():
+        running, gateway_problem = _read_gateway(plan, handled, owed)
+        if gateway_problem is not None:
+            if not args.refused:
+                raise gateway_problem
+            extra["gateway"] = str(gateway_problem)
+    return _answer(plan, plan.next_spawns(owed=owed), args, out, running=running, extra=extra)
+
+
+def _read_gateway(plan, handled: list, owed: set):
+    """Record every finished child the local gateway shows; return (running labels, problem)."""
+    import time
+    from .errors import EnvironmentProblem, ParallelAgentsError
+    from .hostenv import gateway_caller
+    from .hostread import FINISHED, MISSING, RUNNING, read_children
+    labels = plan.open_labels()
+    started = plan.started_at or time.time()
+    try:
+        seen = read_children(gateway_caller(), labels,
+                             recent_minutes=int((time.time() - started) // 60) + 2)
+    except ParallelAgentsError as exc:
+        problem = exc.problems[0]
+        return set(), EnvironmentProblem(
+            f"cannot read the children's replies from the gateway: {problem.message}",
+            field="gateway", fix=(problem.fix + "; or " if problem.fix else "") +
+            f"save the message that reported the children to a file and run: python3 {SCRIPT} "
+            f"check --plan {plan.plan_id} --json FILE")
+    running = set()
+    for label in labels:
+        item = seen.get(label)
+        if item is None or item.state == MISSING:
+            owed.add(label)
+        elif item.state == RUNNING:
+            running.add(label)
+        elif item.state == FINISHED:
+            state = plan.match(label, None)
+            step = plan.record(state, item.reply, label=label, tokens=item.total_tokens)
+            handled.append({"source": "gateway", "task_id": state.task.task_id, "label": label,
+                            "step": step})
+    return running, None
 
 
 def cmd_doctor(args, out) -> int:

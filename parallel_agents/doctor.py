@@ -40,16 +40,19 @@ def _python() -> Check:
 
 def _dependencies() -> Check:
     from .errors import EnvironmentProblem
-    from .deps import require
+    from .deps import check_installed, require, use_user_packages
     try:
+        check_installed()
         yaml = require("yaml")
         require("jsonschema")
-    except EnvironmentProblem as exc:
+    except EnvironmentProblem as exc:  # MissingDependency: the fix is the setup command
         problem = exc.problems[0]
         return Check("dependencies", FAIL, problem.message, problem.fix)
     fast = "libyaml C loader" if getattr(yaml, "__with_libyaml__", False) else \
         "pure-Python YAML loader (slower; libyaml not available)"
-    return Check("dependencies", OK, f"jsonschema and pyyaml present, {fast}")
+    folder = use_user_packages()  # on sys.path already when complete (the entry points)
+    where = f" (installed by `setup` in {folder})" if folder else ""
+    return Check("dependencies", OK, f"jsonschema and pyyaml present{where}, {fast}")
 
 
 def _registry() -> tuple[Check, object]:
@@ -181,6 +184,61 @@ def _tier_checks(caller, config, *, probe: bool) -> list[Check]:
     return checks
 
 
+def _host_checks(config) -> list[Check]:
+    """Host-agent mode (plan/check) on the OpenClaw this process runs under: can check read the
+    children from the gateway, where do the tier models go, can children read prompt files."""
+    from .errors import ParallelAgentsError
+    from .hostenv import local_openclaw
+    local = local_openclaw()
+    if local is None or not (local.config_found or local.in_exec or local.openclaw_cli):
+        return [Check("host mode", SKIP, "no OpenClaw install found from this process: check "
+                      "needs the message that reported the children passed to it")]
+    checks = []
+    try:
+        local.caller(timeout_s=10, retries=1).call("subagents", {"action": "list"})
+        checks.append(Check("host mode: check reads the gateway", OK,
+                            f"{local.gateway_url} answers with the configured "
+                            f"{local.auth_mode} (no config change needed)"))
+    except ParallelAgentsError as exc:
+        problem = exc.problems[0]
+        checks.append(Check("host mode: check reads the gateway", FAIL, problem.message,
+                            (problem.fix + "; or " if problem.fix else "") + "pass check the "
+                            "message that reported the children (check --plan ID --json FILE)"))
+    catalog = local.available_models() if config is not None else None
+    if catalog is None:
+        why = local.models_problem.message if local.models_problem else "no config"
+        checks.append(Check("host mode: tier models", SKIP, f"cannot list the gateway's models "
+                            f"({why}); a refused model is moved to the gateway's default model "
+                            "when the host reports the refusal"))
+    else:
+        default = catalog.default_model or local.default_model or "its default"
+        for tier in config.tiers:
+            if not tier.model:
+                detail = f"gateway default ({default})"
+            elif catalog.usable(tier.model) is False:
+                detail = (f"{tier.model} is not usable here ({catalog.explain(tier.model)[1]}): "
+                          f"host-mode spawns use the gateway's default model, {default}")
+            else:
+                detail = tier.model
+            checks.append(Check(f"host mode: tier {tier.name}", OK, detail,
+                                "set this tier's model in your config.yaml to one of: "
+                                + ", ".join(catalog.usable_models()[:5])
+                                if tier.model and catalog.usable(tier.model) is False else None))
+    if local.workspace_only or local.sandboxed:
+        why = "tools.fs.workspaceOnly is on" if local.workspace_only else \
+            f"agents run sandboxed ({local.sandbox_mode})"
+        checks.append(Check("host mode: prompt files", OK, f"{why}: plan puts each prompt inline "
+                            "in its spawn (the host writes it out: more host tokens)"))
+    else:
+        checks.append(Check("host mode: prompt files", OK, "children read their prompt from a "
+                            "file and write their answer to one (~200 host bytes per spawn)"))
+    limit = local.max_children_per_agent
+    window = min(config.max_concurrent, limit) if config is not None else limit
+    checks.append(Check("host mode: window", OK, f"at most {window} spawns open at once "
+                        f"(max_concurrent, and the gateway's maxChildrenPerAgent {limit})"))
+    return checks
+
+
 def run_checks(*, probe: bool = False, gateway: str | None = None,
                allow_insecure_http: bool = False) -> list[Check]:
     """Every check, in order. `gateway`: a gateway URL to check instead of the configured one."""
@@ -190,6 +248,7 @@ def run_checks(*, probe: bool = False, gateway: str | None = None,
     registry_check, _ = _registry()
     config_check, config = _config()
     checks += [registry_check, config_check, _user_folder()]
+    checks += _host_checks(config)
     checks += _gateway_checks(config, probe=probe, url=gateway,
                               allow_insecure_http=allow_insecure_http)
     return checks

@@ -34,6 +34,11 @@ keys (all optional; unknown keys are ignored):
     spawn_error  sessions_spawn refuses with {"status": "error", "error": <text>}
     fail_first   N: fail/hang/spawn_error apply only to attempts 1..N of this label
                  (alone, it means "fail with 'simulated failure' the first N times")
+    replies      [first, second, ...]: the reply of attempt n is replies[min(n, len) - 1]
+    key          count attempts per this key instead of per label (a host-mode re-ask or a
+                 new tier has a new label)
+A task that points at a prompt file (host mode) is read as a child would: the directive is
+looked up in the file (child_reads).
     by_model     {"<model ref or its last segment>": {same keys}} overrides for that model
 The same language will steer a scripted model server behind a real gateway, so it stays small
 and model-agnostic.
@@ -120,6 +125,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 from parallel_agents.toolcaller import ToolError
@@ -204,6 +210,50 @@ def parse_directive(task: str) -> dict | None:
     return value
 
 
+_PROMPT_FILE_RE = re.compile(r"(/\S+\.md)\b")
+
+
+def child_reads(task: str) -> str:
+    """The task as a child sees it once it has done what it says: a task that points at a prompt
+    file (host mode's `prompts: file`, hostmode.py) is followed by that file's text, which a real
+    child reads with its `read` tool (the scripted model server's children do the same)."""
+    if _DIRECTIVE_RE.search(task or ""):
+        return task
+    match = _PROMPT_FILE_RE.search(task or "")
+    if match:
+        try:
+            return f"{task}\n\n{Path(match.group(1)).read_text(encoding='utf-8')}"
+        except OSError:
+            pass
+    return task
+
+
+_ANSWER_FILE_RE = re.compile(r"to the file (/\S+) with your write tool")
+
+
+def _deliver_as_asked(task: str, reply: "Reply") -> "Reply":
+    """A child asked to write its answer to a file (host mode's prompt files) does so with its
+    write tool and replies DONE, as the scripted model server's children do on a live gateway."""
+    match = _ANSWER_FILE_RE.search(task or "")
+    if not match or reply.fail or reply.hang or reply.spawn_error or reply.text is None:
+        return reply
+    try:
+        Path(match.group(1)).write_text(reply.text, encoding="utf-8")
+    except OSError:
+        return reply        # cannot write files: answer in the reply, as the prompt allows
+    return Reply(text="DONE", latency_s=reply.latency_s, usage=reply.usage)
+
+
+def _attempt_key(task: str) -> str | None:
+    """The directive's `key`: attempts are counted per key when given (a re-ask or a new tier
+    has a new label and a new task text), else per label."""
+    try:
+        spec = parse_directive(task)
+    except ValueError:
+        return None
+    return str(spec["key"]) if spec and spec.get("key") is not None else None
+
+
 def _model_override(by_model: dict, model: str) -> dict:
     if not isinstance(by_model, dict):
         return {}
@@ -224,6 +274,8 @@ def directive_responder(view: SpawnView) -> Reply:
         return Reply(spawn_error=f"SIM directive is not valid JSON: {exc}")
     spec = {**spec, **_model_override(spec.get("by_model"), view.model)}
     reply = spec.get("reply", "OK")
+    if isinstance(spec.get("replies"), list) and spec["replies"]:
+        reply = spec["replies"][min(view.attempt, len(spec["replies"])) - 1]
     text = reply if isinstance(reply, str) else json.dumps(reply)
     fail, hang, spawn_error = spec.get("fail"), bool(spec.get("hang")), spec.get("spawn_error")
     fail_first = spec.get("fail_first")
@@ -339,7 +391,8 @@ class FakeOpenClaw:
         """Snapshots of every accepted run, in spawn order.
 
         Times are time.monotonic() values; `timeout_s` is the effective timeout in wall seconds
-        (runTimeoutSeconds x run_timeout_unit_s, 0 = none).
+        (runTimeoutSeconds x run_timeout_unit_s, 0 = none); `reply` is a finished run's whole final
+        text (what OpenClaw delivers to the host; sessions_history cuts it at 4000 characters).
         """
         with self._cond:
             self._advance(time.monotonic())
@@ -347,7 +400,8 @@ class FakeOpenClaw:
                      "label": r.label, "task_name": r.task_name, "model": r.model,
                      "status": r.status, "collect": r.collect, "group_id": r.group_id,
                      "created_at": r.created_at, "start_at": r.start_at, "ended_at": r.ended_at,
-                     "timeout_s": r.timeout_s}
+                     "timeout_s": r.timeout_s,
+                     "reply": r.reply.text if r.status == "done" else None}
                     for r in sorted(self._runs.values(), key=lambda r: r.seq)]
 
     # -- simulation -------------------------------------------------------------------------
@@ -495,10 +549,12 @@ class FakeOpenClaw:
         model = requested or self.default_model
         output_schema = a.get("outputSchema") if collect and isinstance(a.get("outputSchema"), dict) else None
 
-        self._attempts[label] += 1
-        view = SpawnView(task=task, model=model, label=label, task_name=task_name,
-                         attempt=self._attempts[label], collect=collect, output_schema=output_schema)
-        reply = self.responder(view)
+        seen_task = child_reads(task)
+        counter = _attempt_key(seen_task) or label
+        self._attempts[counter] += 1
+        view = SpawnView(task=seen_task, model=model, label=label, task_name=task_name,
+                         attempt=self._attempts[counter], collect=collect, output_schema=output_schema)
+        reply = _deliver_as_asked(seen_task, self.responder(view))
         if reply.spawn_error:
             return {"status": "error", "error": reply.spawn_error}
 

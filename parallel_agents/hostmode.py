@@ -3,38 +3,57 @@
 Stock OpenClaw gives Python no `tools` module and keeps `sessions_spawn` off its HTTP API, but
 the host agent can call the tool directly. So:
 
-1. `plan` turns tasks into the exact `sessions_spawn` argument objects (prompt from the agent's
-   YAML, `label` = TASK_ID#N, `taskName`, `model` for the tier, `runTimeoutSeconds`) and saves
-   the plan in a journal under $PARALLEL_AGENTS_HOME/runs/PLAN_ID.jsonl.
-2. The host agent spawns them all in one turn and waits with `sessions_yield`; each child's
-   reply comes back as an announce completion event whose `task:` line is the label.
-3. `check` reads those replies (announce blocks, raw text, or `sessions_history` JSON), validates
-   each against its agent's schema, records it, and answers with the results so far plus the
-   next spawns to make: a re-ask with the validation errors, the next tier, or tasks whose
-   dependencies just completed. Repeat until it says done.
+1. `plan` turns tasks into `sessions_spawn` argument objects and saves the plan in a journal
+   under $PARALLEL_AGENTS_HOME/runs/PLAN_ID.jsonl. Each spawn is short: its `task` points the
+   child at a prompt file beside the journal (`prompts: file`, the default), so the host does not
+   write out a 2-10 KB prompt per task as its own (expensive) output; where children cannot read
+   host files (`tools.fs.workspaceOnly`, sandboxed agents) the prompt goes inline. The `label`
+   (`TASK#N@PLAN`) is the child's title in everything OpenClaw shows the host: no `taskName`, as
+   OpenClaw titles a child `taskName || label || task`.
+2. The host spawns them in one turn and waits with `sessions_yield`; OpenClaw wakes it with one
+   message once every child has settled.
+3. `check` learns each child's outcome - by reading the local gateway itself (hostread.py: no
+   input to paste, nothing for the host to copy), or from what the host passes (the settled-batch
+   message, announce events, sessions_history JSON; deliveries.py) - validates each reply against
+   its agent's schema, and answers with the results so far and every spawn still owed: a re-ask
+   with the validation errors, the next tier, tasks whose dependencies just completed, and spawns
+   listed before that the gateway has not seen. `check` is idempotent: a reply already recorded,
+   or a reply to an attempt that is not open, is ignored.
 
-Token usage is not in announce events' data, so host-mode costs are not computed.
+A refused spawn is reported with `check --refused LABEL --error TEXT`: a model the gateway does
+not know moves every spawn of that model to the gateway's default model (said once); back-pressure
+keeps the spawn owed; any other refusal is a failed attempt and moves the task up the ladder.
+At most `window` spawns are open at once (OpenClaw refuses children past maxChildrenPerAgent).
 """
 from __future__ import annotations
 
+import secrets
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import outputs, policy
 from .config import Config
 from .definitions import schema_registry
 from .errors import InputError
-from .journal import Journal, new_run_id, read_records
+from .journal import Journal, read_records
 from .ladder import Ladder
 from .prompts import build_prompt
 from .registry import Registry
+from .runtime import attempt_label, classify_refusal
 from .taskcheck import prepare_tasks
 from .tasks import AgentTask
 
-INSTRUCTIONS = (
-    "Call sessions_spawn once for each entry of `spawn`, with exactly its `args`, all in this "
-    "turn. Then wait with sessions_yield (do not poll). When the completion events arrive, pass "
-    "them to: python3 {script} check --plan {plan_id} (stdin, or files), and repeat with the "
-    "spawns it returns until it reports done.")
+DEFAULT_WINDOW = 5           # OpenClaw's default agents.defaults.subagents.maxChildrenPerAgent
+MAX_TRANSIENT_REFUSALS = 3   # a spawn refused for a passing reason this often in a row fails
+_POINTER = "Follow {path}."      # every byte here is the host's output (bench/host_cost.py)
+_LONG_POINTER = " It is long: read it to the end."
+# sessions_history (how check reads a child) cuts text blocks at 4000 characters, so the answer
+# travels in a file; a child that cannot write files still answers in its reply.
+_DELIVER = ("\n## Delivering your answer\nWrite your final answer - exactly the reply the Output "
+            "section describes, nothing else - to the file {path} with your write tool, then reply "
+            "with the single word DONE. (If you cannot write files, reply with the answer itself.)\n")
+_READ_LIMIT = 45_000         # OpenClaw's read tool returns at most 50 KB per call
 
 
 @dataclass
@@ -44,24 +63,45 @@ class _Task:
     fmt: str
     timeout: int
     tier_index: int
+    index: int
     attempts: list = field(default_factory=list)   # dicts, as journaled
-    open: dict | None = None                       # the spawn_intent awaiting a reply
+    open: dict | None = None                       # the spawn awaiting a reply
     reasked: bool = False
     reask_hint: str | None = None
+    refusals: int = 0                              # transient refusals in a row
     result: dict | None = None                     # final result, once decided
+
+
+def _new_plan_journal(runs_folder) -> Journal:
+    """A journal under a new, short plan id (6 hex digits: the id is in every check command the
+    host writes), claimed with an exclusive create so two plans never share one."""
+    for _ in range(1000):
+        journal = Journal(secrets.token_hex(3), runs_folder)
+        journal.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            journal.path.open("x").close()
+        except FileExistsError:
+            continue
+        return journal
+    raise RuntimeError("could not find a free plan id")  # pragma: no cover - 16 million ids
 
 
 class HostPlan:
     """A plan's state, rebuilt from its journal each time (`check` is a fresh process)."""
 
     def __init__(self, plan_id: str, tasks: list[AgentTask], registry: Registry, config: Config,
-                 journal: Journal, *, collect: bool = False):
+                 journal: Journal, *, collect: bool = False, prompts: str = "file",
+                 window: int = DEFAULT_WINDOW):
         self.plan_id = plan_id
         self.registry = registry
         self.config = config
         self.ladder = Ladder(config.tiers)
         self.journal = journal
         self.collect = collect
+        self.prompts = prompts
+        self.window = max(1, int(window))
+        self.unusable: dict[str, str] = {}   # model ref -> why the gateway will not run it
+        self.notes: list[str] = []           # said once, in the answer that learnt them
         self.order = [t.task_id for t in tasks]
         definitions = {t.task_id: registry.get(t.agent_type) for t in tasks}
         prepared = prepare_tasks(tasks, definitions, ladder=self.ladder,
@@ -69,17 +109,25 @@ class HostPlan:
                                  max_input_bytes=config.max_input_bytes)
         self.tasks: dict[str, _Task] = {
             t.task_id: _Task(t, definitions[t.task_id], prepared[t.task_id].fmt,
-                             prepared[t.task_id].timeout, prepared[t.task_id].tier_index)
-            for t in tasks}
+                             prepared[t.task_id].timeout, prepared[t.task_id].tier_index, i)
+            for i, t in enumerate(tasks)}
+        self._by_label: dict[str, _Task] = {}
+        self.started_at: float | None = None
 
     # -- journal ---------------------------------------------------------------------------------
     @classmethod
     def create(cls, tasks: list[AgentTask], registry: Registry, config: Config, *,
-               runs_folder=None, collect: bool = False) -> "HostPlan":
-        plan_id = new_run_id()
-        plan = cls(plan_id, tasks, registry, config, Journal(plan_id, runs_folder), collect=collect)
-        plan.journal.write("run_started", mode="host", collect=collect,
-                           tasks=[t.to_dict() for t in tasks])
+               runs_folder=None, collect: bool = False, prompts: str = "file",
+               window: int = DEFAULT_WINDOW, unusable: dict[str, str] | None = None) -> "HostPlan":
+        plan = cls("unclaimed", tasks, registry, config, Journal("unclaimed", runs_folder),
+                   collect=collect, prompts=prompts, window=window)   # bad tasks raise here
+        plan.journal = _new_plan_journal(runs_folder)                  # nothing written before
+        plan.plan_id = plan.journal.run_id
+        plan.journal.write("run_started", mode="host", collect=collect, prompts=prompts,
+                           window=plan.window, tasks=[t.to_dict() for t in tasks])
+        plan.started_at = time.time()
+        for model, reason in (unusable or {}).items():
+            plan.mark_unusable(model, reason)
         return plan
 
     @classmethod
@@ -91,16 +139,27 @@ class HostPlan:
             raise InputError(f"{plan_id} is not a plan made by `plan`", field="--plan",
                              fix="use the plan_id that `plan` printed")
         plan = cls(plan_id, [AgentTask.from_dict(t) for t in start["tasks"]], registry, config,
-                   journal, collect=start.get("collect", False))
+                   journal, collect=start.get("collect", False), prompts=start.get("prompts", "inline"),
+                   window=start.get("window", DEFAULT_WINDOW))
+        plan.started_at = start.get("t")
         for r in records:
+            if r["type"] == "model_unusable":
+                plan.unusable[r["model"]] = r["reason"]
+                continue
             state = plan.tasks.get(r.get("task_id"))
             if state is None:
                 continue
             if r["type"] == "spawn_intent":
-                state.open = r
+                state.open = {k: r.get(k) for k in ("attempt", "label", "tier", "model", "reask")}
+                plan._by_label[r["label"]] = state
+            elif r["type"] == "spawn_withdrawn":
+                state.open = None
+            elif r["type"] == "spawn_refused":
+                state.refusals = r.get("in_a_row", state.refusals + 1)
             elif r["type"] == "attempt_finished":
                 state.attempts.append(r["attempt"])
                 state.open = None
+                state.refusals = 0
                 state.reask_hint = r.get("reask_hint")
                 state.tier_index = r["next_tier_index"]
                 state.reasked = r["step"] == policy.REASK
@@ -108,32 +167,119 @@ class HostPlan:
                 state.result = r["result"]
         return plan
 
+    def mark_unusable(self, model: str, reason: str) -> None:
+        """The gateway will not run `model`: spawns meant for it use the gateway's default."""
+        if model in self.unusable:
+            return
+        self.unusable[model] = reason
+        tiers = ", ".join(t.name for t in self.ladder.tiers if t.model == model)
+        self.notes.append(f"tier {tiers}: model {model} is not usable on this gateway ({reason}); "
+                          "its spawns use the gateway's default model (set the tier's model in "
+                          "your config.yaml to one the gateway has)")
+        self.journal.write("model_unusable", model=model, reason=reason)
+
     # -- spawning ----------------------------------------------------------------------------------
+    def prompt_folder(self) -> Path:
+        """runs/<plan id>/: short, as its path is in every spawn the host writes."""
+        return self.journal.folder / self.plan_id
+
     def _spawn_args(self, s: _Task) -> dict:
         tier = self.ladder.tier(s.tier_index)
         number = len(s.attempts) + 1
+        label = attempt_label(s.task.task_id, number, self.plan_id)
         input_data, context = s.task.inputs(
             {d: self.tasks[d].result["output"] for d in s.task.depends_on})
         prompt = build_prompt(s.definition, s.task.task_description, input_data,
                               output_format=s.fmt, context=context, reask=s.reask_hint)
-        args = {"task": prompt, "label": f"{s.task.task_id}#{number}",
-                "taskName": s.definition.name[:64], "runTimeoutSeconds": s.timeout}
-        if tier.model:
-            args["model"] = tier.model
+        model = tier.model if tier.model and tier.model not in self.unusable else None
+        args = {"task": self._task_text(s, number, prompt), "label": label,
+                "runTimeoutSeconds": s.timeout}
+        if model:
+            args["model"] = model
         if self.collect and s.fmt == "json":
             args.update(collect=True, outputSchema=s.definition.output_schema,
                         groupId=f"pa-{self.plan_id}")
-        self.journal.write("spawn_intent", task_id=s.task.task_id, attempt=number,
-                           label=args["label"], tier=tier.name, model=tier.model,
-                           reask=s.reask_hint is not None)
-        s.open = {"attempt": number, "label": args["label"], "tier": tier.name, "model": tier.model,
+        s.open = {"attempt": number, "label": label, "tier": tier.name, "model": model,
                   "reask": s.reask_hint is not None}
-        return {"task_id": s.task.task_id, "agent_type": s.definition.name, "tier": tier.name,
-                "tool": "sessions_spawn", "args": args}
+        self.journal.write("spawn_intent", task_id=s.task.task_id, **s.open)
+        self._by_label[label] = s
+        return self._entry(s, args, new=True)
 
-    def next_spawns(self) -> list[dict]:
-        """Spawns for every task that is ready and has nothing open; skips what cannot run."""
-        spawns = []
+    def _task_text(self, s: _Task, number: int, prompt: str) -> str:
+        if self.prompts != "file":
+            return prompt
+        folder = self.prompt_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{s.index + 1}-{number}.md"
+        answer = self._answer_path(s, number)
+        answer.unlink(missing_ok=True)            # a file left by an earlier spawn is not its answer
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(prompt + _DELIVER.format(path=answer), encoding="utf-8")
+        tmp.replace(path)
+        long = path.stat().st_size > _READ_LIMIT
+        return _POINTER.format(path=path) + (_LONG_POINTER if long else "")
+
+    def _answer_path(self, s: _Task, number: int) -> Path:
+        return self.prompt_folder() / f"{s.index + 1}-{number}.answer"
+
+    def _answer_in_file(self, s: _Task, reply: outputs.Reply) -> outputs.Reply:
+        """The answer the child wrote to its answer file, when it finished well and wrote one."""
+        if self.prompts != "file" or reply.status not in (None, "ok"):
+            return reply
+        try:
+            text = self._answer_path(s, s.open["attempt"]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return reply
+        if not text.strip():
+            return reply
+        return outputs.Reply(text, source="answer file", session_key=reply.session_key,
+                             label=reply.label)
+
+    def _entry(self, s: _Task, args: dict, *, new: bool) -> dict:
+        return {"task_id": s.task.task_id, "agent_type": s.definition.name, "tier": s.open["tier"],
+                "new": new, "tool": "sessions_spawn", "args": args}
+
+    def _relist(self, s: _Task) -> dict:
+        """The spawn of the open attempt again, exactly as first listed (same label)."""
+        if s.open.get("model") and s.open["model"] in self.unusable:   # learnt since: re-issue
+            self._close_open(s)
+            return self._spawn_args(s)
+        args = {"task": self._existing_task_text(s), "label": s.open["label"],
+                "runTimeoutSeconds": s.timeout}
+        if s.open.get("model"):
+            args["model"] = s.open["model"]
+        if self.collect and s.fmt == "json":
+            args.update(collect=True, outputSchema=s.definition.output_schema,
+                        groupId=f"pa-{self.plan_id}")
+        return self._entry(s, args, new=False)
+
+    def _existing_task_text(self, s: _Task) -> str:
+        """The task text of the open attempt as first listed (its prompt file is kept as is: the
+        child may have read it and written its answer already)."""
+        number = s.open["attempt"]
+        path = self.prompt_folder() / f"{s.index + 1}-{number}.md"
+        if self.prompts == "file" and path.is_file():
+            long = path.stat().st_size > _READ_LIMIT
+            return _POINTER.format(path=path) + (_LONG_POINTER if long else "")
+        input_data, context = s.task.inputs(
+            {d: self.tasks[d].result["output"] for d in s.task.depends_on})
+        prompt = build_prompt(s.definition, s.task.task_description, input_data,
+                              output_format=s.fmt, context=context,
+                              reask=s.reask_hint if s.open.get("reask") else None)
+        return self._task_text(s, number, prompt)
+
+    def _close_open(self, s: _Task) -> None:
+        """Drop an open spawn that never ran (refused for its model), without a ladder step."""
+        self.journal.write("spawn_withdrawn", task_id=s.task.task_id, label=s.open["label"])
+        s.open = None
+
+    def next_spawns(self, *, owed: set[str] = frozenset()) -> list[dict]:
+        """Every spawn the host owes: open spawns whose label is in `owed` (listed before, never
+        seen on the gateway), then new spawns for ready tasks, within the window."""
+        spawns = [self._relist(self.tasks[tid]) for tid in self.order
+                  if self.tasks[tid].open is not None and self.tasks[tid].open["label"] in owed
+                  and self.tasks[tid].result is None]
+        room = self.window - sum(1 for s in self.tasks.values() if s.open is not None)
         for tid in self.order:
             s = self.tasks[tid]
             if s.result is not None or s.open is not None:
@@ -144,9 +290,13 @@ class HostPlan:
                 self._finish(s, "skipped", error=f"dependency {failed[0].task.task_id} "
                                                  f"{failed[0].result['status']}")
                 continue
-            if all(d.result is not None for d in deps):
+            if room > 0 and all(d.result is not None for d in deps):
                 spawns.append(self._spawn_args(s))
+                room -= 1
         return spawns
+
+    def open_labels(self) -> list[str]:
+        return [s.open["label"] for s in self.tasks.values() if s.open is not None]
 
     # -- checking ------------------------------------------------------------------------------
     def match(self, label: str | None, task_id: str | None) -> _Task:
@@ -155,21 +305,24 @@ class HostPlan:
                 raise InputError(f"plan {self.plan_id} has no task {task_id!r}", field="--task",
                                  fix="use a task_id from the plan: " + ", ".join(self.order[:8]))
             return self.tasks[task_id]
-        if label and "#" in label:
-            tid = label.rsplit("#", 1)[0]
-            if tid in self.tasks:
-                return self.tasks[tid]
-        raise InputError(f"cannot tell which task the reply labelled {label!r} belongs to",
-                         field="--task", fix="pass --task TASK_ID with this reply")
+        if label:
+            state = self._by_label.get(label.strip())
+            if state is not None:
+                return state
+        raise InputError(f"plan {self.plan_id} never listed a spawn labelled {label!r}",
+                         field="--task", fix="pass --task TASK_ID with this reply, or check the "
+                                             "plan id (each plan labels its spawns TASK#N@PLAN)")
 
-    def record(self, s: _Task, reply: outputs.Reply, *, label: str | None = None) -> str:
-        """Check one reply for task `s`; returns what happened (policy step or 'ignored')."""
+    def record(self, s: _Task, reply: outputs.Reply, *, label: str | None = None,
+               tokens: int | None = None) -> str:
+        """Check one reply for task `s`; returns what happened (policy step or 'ignored: …')."""
         if s.result is not None:
             return "ignored: task already final"
         if s.open is None:
             return "ignored: no spawn of this task is waiting for a reply"
-        if label and label != s.open["label"]:
+        if label and label.strip() != s.open["label"]:
             return f"ignored: reply to {label}, but {s.open['label']} is the open attempt"
+        reply = self._answer_in_file(s, reply)
         checked = outputs.check_reply(reply, output_format=s.fmt,
                                       schema=s.definition.output_schema if s.fmt == "json" else None,
                                       registry=schema_registry())
@@ -181,26 +334,55 @@ class HostPlan:
             outcome = "failed"
         else:
             outcome = "invalid"
+        error = None if checked.ok else "; ".join(checked.problems[:3])
+        return self._attempt_done(s, outcome, error, retry_hint=checked.retry_hint,
+                                  session_key=reply.session_key, output=checked.value,
+                                  tokens=tokens)
+
+    def refuse(self, label: str, error: str) -> str:
+        """The host reports that OpenClaw refused the spawn labelled `label` with `error`."""
+        s = self.match(label, None)
+        if s.result is not None or s.open is None or s.open["label"] != label.strip():
+            return "ignored: that spawn is not open"
+        model = s.open.get("model")
+        if model and "is not usable" in error.lower():
+            self.mark_unusable(model, error.rsplit(": ", 1)[-1].strip() or "not usable")
+            self._close_open(s)
+            return "model unusable: spawn it again on the gateway's default model"
+        kind = classify_refusal("error", error)
+        if kind == "backpressure" or (kind == "transient" and s.refusals + 1 < MAX_TRANSIENT_REFUSALS):
+            s.refusals += 1
+            self.journal.write("spawn_refused", task_id=s.task.task_id, label=label, error=error,
+                               kind=kind, in_a_row=s.refusals)
+            return f"refused ({kind}): spawn it again when check lists it"
+        return self._attempt_done(s, "failed", f"spawn refused: {error}", status="refused")
+
+    def _attempt_done(self, s: _Task, outcome: str, error: str | None, *, retry_hint=None,
+                      session_key=None, output=None, status: str | None = None,
+                      tokens: int | None = None) -> str:
         step = policy.next_step(outcome, reasked_on_tier=s.reasked,
                                 reask_enabled=self.config.retry["reask_invalid"],
                                 has_next_tier=self.ladder.has_next(s.tier_index))
-        attempt = {"number": s.open["attempt"], "tier": s.open["tier"], "model": s.open["model"],
-                   "status": {"valid": "ok", "invalid": "invalid"}.get(outcome, outcome),
-                   "session_key": reply.session_key, "reask": bool(s.open.get("reask")),
-                   "error": None if checked.ok else "; ".join(checked.problems[:3])}
+        attempt = {"number": s.open["attempt"], "label": s.open["label"], "tier": s.open["tier"],
+                   "model": s.open["model"],
+                   "status": status or {"valid": "ok", "invalid": "invalid"}.get(outcome, outcome),
+                   "session_key": session_key, "reask": bool(s.open.get("reask")), "error": error}
+        if tokens is not None:
+            attempt["total_tokens"] = tokens
         s.attempts.append(attempt)
         s.open = None
-        s.reask_hint = checked.retry_hint if step == policy.REASK else None
+        s.refusals = 0
+        s.reask_hint = retry_hint if step == policy.REASK else None
         s.reasked = step == policy.REASK
         if step == policy.ESCALATE:
             s.tier_index += 1
         self.journal.write("attempt_finished", task_id=s.task.task_id, attempt=attempt, step=step,
                            next_tier_index=s.tier_index, reask_hint=s.reask_hint)
         if step == policy.COMPLETE:
-            self._finish(s, "completed", output=checked.value, session_key=reply.session_key)
+            self._finish(s, "completed", output=output, session_key=session_key)
         elif step == policy.GIVE_UP:
             self._finish(s, "timeout" if outcome == "timeout" else "failed",
-                         error=attempt["error"] or f"run {outcome}")
+                         error=error or f"run {outcome}")
         return step
 
     def _finish(self, s: _Task, status: str, *, output=None, error=None, session_key=None) -> None:
@@ -211,16 +393,20 @@ class HostPlan:
         self.journal.write("task_finished", task_id=s.task.task_id, result=s.result)
 
     # -- views ---------------------------------------------------------------------------------------
-    def status(self) -> list[dict]:
+    def status(self, running: set[str] = frozenset()) -> list[dict]:
         rows = []
         for tid in self.order:
             s = self.tasks[tid]
             if s.result is not None:
                 rows.append(s.result)
                 continue
-            state = "spawned" if s.open else "waiting"
+            if s.open is None:
+                state = "waiting"
+            else:
+                state = "running" if s.open["label"] in running else "spawned"
             rows.append({"task_id": tid, "agent_type": s.definition.name, "status": state,
                          "output": None, "attempts": s.attempts,
+                         "label": s.open["label"] if s.open else None,
                          "error": s.attempts[-1]["error"] if s.attempts else None,
                          "tier": self.ladder.tier(s.tier_index).name})
         return rows
@@ -229,17 +415,3 @@ class HostPlan:
     def done(self) -> bool:
         return all(s.result is not None for s in self.tasks.values())
 
-
-def read_replies(text: str, *, task_id: str | None):
-    """(label, Reply) pairs from what the host agent passed to `check`: completion events are
-    matched by their label; a raw reply or sessions_history JSON needs --task."""
-    if "[Internal task completion event]" in text or "A background task completed." in text:
-        events = outputs.parse_announce(text)
-        if task_id and len(events) > 1:
-            raise InputError("--task names one task, but the input holds several completion events",
-                             field="--task", fix="drop --task: events are matched by their label")
-        return [(e.task, outputs.reply_from_event(e)) for e in events]
-    if not task_id:
-        raise InputError("this reply does not say which task it belongs to", field="--task",
-                         fix="pass --task TASK_ID, or pass the whole completion event")
-    return [(None, outputs.extract_reply(text))]

@@ -188,12 +188,17 @@ def attempt_label(task_id: str, number: int, run_id: str | None = None) -> str:
     after must not find, and adopt, the previous run's child when a spawn answer is lost - and
     short enough that `subagents list` shows it whole (a lost answer is adopted by finding this
     exact label there). A longer task id is cut and given 8 hex digits of its hash."""
-    run = f"@{_digest(run_id, 6)}" if run_id else ""
+    run = f"@{run_tag(run_id)}" if run_id else ""
     label = f"{task_id}#{number}{run}"
     if len(label) <= LIST_LABEL_MAX:
         return label
     suffix = f"~{_digest(task_id, 8)}#{number}{run}"
     return task_id[:LIST_LABEL_MAX - len(suffix)].rstrip() + suffix
+
+
+def run_tag(run_id: str) -> str:
+    """6 hex digits that stand for a run in its spawn labels (and host mode's prompt folder)."""
+    return _digest(run_id, 6)
 
 
 def _digest(text: str, n: int) -> str:

@@ -40,6 +40,9 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("PARALLEL_AGENTS_HOME", str(home))
     monkeypatch.setenv("OPENCLAW_STATE_DIR", str(state))
     monkeypatch.delenv("PARALLEL_AGENTS_DEBUG", raising=False)
+    for name in ("OPENCLAW_CONFIG_PATH", "OPENCLAW_GATEWAY_PORT", "OPENCLAW_GATEWAY_URL",
+                 "OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD", "OPENCLAW_SHELL"):
+        monkeypatch.delenv(name, raising=False)  # an OpenClaw exec's environment, when run there
     from parallel_agents import api
     monkeypatch.setattr(api, "_registry", None)
     yield home

@@ -80,6 +80,8 @@ def gateway_env(tmp_path):
 
 @pytest.mark.parametrize("doc,line,lang,code", [p for p in BLOCKS if p.values[2] == "bash"])
 def test_bash_block_runs(doc, line, lang, code, tmp_path, request):
+    if "# host loop" in code:
+        return _run_host_loop_block(code, tmp_path, request)
     lines = code.replace("{baseDir}", str(REPO)).splitlines()
     suite = [ln for ln in lines if "pytest" in ln]
     for ln in suite:  # the suite is running now: check the line is the one CI runs
@@ -93,6 +95,55 @@ def test_bash_block_runs(doc, line, lang, code, tmp_path, request):
                           text=True, timeout=300)
     assert done.returncode == 0, f"{doc}:{line} failed:\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr
+
+
+def _run_host_loop_block(code, tmp_path, request):
+    """SKILL.md's host-loop lines have CAPITALS the host fills in: play the host on a fake
+    gateway, found the way an exec'd process finds OpenClaw's (openclaw.json + port), and run
+    every line with real values: plan, a refusal, check reading the gateway, check on a file.
+    (tests/integration/test_host_loop_live.py walks the same lines on a real OpenClaw.)"""
+    from parallel_agents.fake_deliveries import DeliveredChild, settled_batch
+    from parallel_agents.gateway import GatewayToolCaller
+    lines = [ln for ln in code.replace("{baseDir}", str(REPO)).splitlines() if ln.startswith("python3")]
+    find = {name: next(ln for ln in lines if test(ln)) for name, test in {
+        "plan": lambda ln: "plan --tasks" in ln, "refused": lambda ln: "--refused" in ln,
+        "file": lambda ln: "MESSAGE_FILE" in ln,
+        "check": lambda ln: ln.endswith("check --plan PLAN_ID --json")}.items()}
+    assert len(lines) == 4, lines
+    gateway = request.getfixturevalue("start_fake_gateway")("docs-token")
+    config = tmp_path / "openclaw.json"
+    config.write_text(json.dumps({"gateway": {"port": gateway.port,
+                                              "auth": {"mode": "token", "token": "docs-token"}}}))
+    env = _env(tmp_path / "home", {"OPENCLAW_CONFIG_PATH": str(config), "OPENCLAW_STATE_DIR": str(tmp_path / "state"),
+                                   "OPENCLAW_GATEWAY_PORT": str(gateway.port), "OPENCLAW_SHELL": "exec"})
+    tasks = tmp_path / "tasks.json"
+    tasks.write_text(json.dumps({"tasks": [{"id": f"t{i}", "agent": "documentation_writer", "task": "SIM {\"reply\": \"# Fixed text.\"}"}
+                                           for i in range(2)]}))
+
+    def run(line, **values):
+        for name, value in values.items():
+            line = line.replace(name, value)
+        done = subprocess.run(["bash", "-c", line], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, f"{line}\n{done.stdout}\n{done.stderr}"
+        return json.loads(done.stdout)
+
+    plan = run(find["plan"], TASKS_FILE=str(tasks))
+    first, second = plan["spawn"]
+    host = GatewayToolCaller(gateway.url, "docs-token")
+    assert host.call("sessions_spawn", second["args"])["status"] == "accepted"
+    refusal = 'sessions_spawn model \\"x/unknown\\" is not usable: Unknown model: x/unknown'
+    answer = run(find["refused"], PLAN_ID=plan["plan_id"], LABEL=first["args"]["label"], ERROR=refusal)
+    assert [s["args"]["label"] for s in answer["spawn"]] == [first["args"]["label"]]
+    assert host.call("sessions_spawn", answer["spawn"][0]["args"])["status"] == "accepted"
+    while host.call("subagents", {"action": "list"}).get("active"):
+        pass
+    answer = run(find["check"], PLAN_ID=plan["plan_id"])
+    assert answer["done"] and [r["status"] for r in answer["results"]] == ["completed"] * 2
+    message = tmp_path / "message.txt"
+    message.write_text(settled_batch([DeliveredChild(second["args"]["label"], "done", "# Fixed text.")]))
+    answer = run(find["file"], PLAN_ID=plan["plan_id"], MESSAGE_FILE=str(message))
+    assert answer["done"] and answer["checked"][0]["step"].startswith("ignored")
 
 
 @pytest.mark.parametrize("doc,line,lang,code", [p for p in BLOCKS if p.values[2] == "json"])
