@@ -13,6 +13,9 @@ first.)
 
     latency      seconds to sleep before answering (default 0.01)
     reply        the final text; an object/array is sent as JSON (default "OK")
+    replies      a list: attempt n answers replies[min(n, len(replies)) - 1] (instead of `reply`;
+                 attempts are counted per `key`, so give a re-asked task, whose text differs,
+                 the same key)
     fail         the model call fails: HTTP 400 invalid_request_error with this text. OpenClaw does
                  not retry a 400: the run ends "failed" within ~2 s. (Its error is OpenClaw's own
                  summary - "LLM request failed: provider rejected the request schema or tool
@@ -36,6 +39,19 @@ key: a run's follow-up requests (after a tool call) do not count, so `fail_first
 the fake counts spawns of one label - except that OpenClaw's own re-sends of a failed or hung
 request (5xx/429, in-stream errors, timeouts) are first requests too, and count.
 
+Pointer tasks: a child task with no SIM directive that names an absolute path ending in `.md`
+("Read /abs/prompts/t1-1.md and follow it exactly ...") is answered first with a `read` tool call
+for that path (kind "read_prompt"); on the follow-up request the directive is looked up in the
+read's tool result and answered as above. Such a run's attempt is counted on that follow-up
+request (the first one that can see the directive and its key), not on the read step. (The read
+step's log record takes its tag and sim from the file, which the server peeks at for that alone.)
+When the prompt asks for the answer in a file ("... to the file /abs/x.answer with your write
+tool ..."), the child writes it with the `write` tool (kind "write_answer") and then replies DONE.
+
+The host: a conversation whose user message carries `HOST {json}` is played by host_player.py
+(the host agent doing what the skill's SKILL.md says: read it, exec plan, spawn, yield, check,
+finish); see its docstring. Its requests are logged with kind "host" and its tag.
+
 Collector runs (Swarm `collect:true` with `outputSchema`) offer the child a `structured_output`
 tool (parameters exactly {"result": <value>}: dist/subagent-registry-*.mjs
 createStructuredOutputTool): the server then answers with a tool call
@@ -44,10 +60,15 @@ request (with the tool result) with a short final text. Not exercised through th
 OpenClaw 2026.9.6 collector runs spawned over HTTP never start (see test_gateway_live.py).
 
 Every request is appended to --log as one JSON line: {t, model, stream, first_line, tools,
-attempt, kind, tag, sim} (`first_line`: of the task; `kind`: reply | tool_call | after_tool |
-fail | hang | no_directive; `sim`: the directive's JSON text, cut at 500 chars), for tests to
-assert on. Without a directive the answer is "OK". `--dump DIR` also writes every request body
-to DIR (debugging). `GET /health` -> {"ok": true}; `GET /debug/requests` -> the same records.
+attempt, kind, tag, sim, player, action, emitted_bytes} (`first_line`: of the task; `kind`:
+reply | tool_call | after_tool | fail | hang | no_directive | read_prompt | write_answer | host; `sim`: the
+directive's JSON text, cut at 500 chars; `player`: "host", "child" or null; `action`: what the
+answer does - the host's read_skill | exec | spawn | yield | write | final | wait, a child's
+read_prompt | write_answer | reply | structured_output | fail | hang; `emitted_bytes`: UTF-8 bytes the model
+emitted, i.e. each tool call's arguments JSON plus the text), for tests to assert on; the host's
+records also carry its `calls` ([tool, arguments cut at 600 chars]) and final `text`. Without a
+directive the answer is "OK". `--dump DIR` also writes every request body to DIR (debugging).
+`GET /health` -> {"ok": true}; `GET /debug/requests` -> the same records.
 """
 from __future__ import annotations
 
@@ -70,6 +91,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from parallel_agents.fake_openclaw import _DIRECTIVE_RE, _model_override, parse_directive  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import host_player  # noqa: E402
+
 MODELS = ("fast", "balanced", "strongest")
 MAX_HANG_S = 900.0  # a hung request is released after this long even if the client stays
 
@@ -85,15 +109,18 @@ def message_text(message: dict) -> str:
 
 
 def latest_user_text(messages: list) -> str:
+    """The latest user message that is not OpenClaw's internal context."""
     for message in reversed(messages or []):
-        if isinstance(message, dict) and message.get("role") == "user":
+        if isinstance(message, dict) and message.get("role") == "user" and \
+                not host_player.is_internal(message):
             return message_text(message)
     return ""
 
 
 def task_text(messages: list) -> str:
     """The text of the latest user message that carries a SIM directive, else the latest user
-    message. (OpenClaw appends a user message of internal context after the task message.)"""
+    message. (OpenClaw appends a user message of internal context after the task message: that
+    one counts only when it carries the directive.)"""
     for message in reversed(messages or []):
         if isinstance(message, dict) and message.get("role") == "user":
             text = message_text(message)
@@ -125,12 +152,6 @@ def task_body(text: str) -> str:
 
 def attempt_key(text: str) -> str:
     return hashlib.sha256(task_body(text).encode()).hexdigest()[:16]
-
-
-def directive_line(messages: list) -> str | None:
-    """The SIM line of the task, for tests to find their requests (put a nonce in it)."""
-    match = _DIRECTIVE_RE.search(task_text(messages))
-    return match.group(1)[:500] if match else None
 
 
 def first_line(text: str) -> str:
@@ -195,23 +216,110 @@ class Script:
                     fh.write(line + "\n")
 
 
-def plan(body: dict, script: Script) -> dict:
-    """What to do with one chat-completions request: {kind, text?, error?, latency, args?}."""
-    messages = body.get("messages") or []
-    model = str(body.get("model") or "")
-    user = task_text(messages)
-    first = not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
+_POINTER_RE = re.compile(r"(?<![\w./-])(/[^\s'\"`<>()\[\]]+\.md)(?![\w/])")
+_CHILD_ACTIONS = {"reply": "reply", "no_directive": "reply", "after_tool": "reply",
+                  "tool_call": "structured_output", "fail": "fail", "hang": "hang",
+                  "read_prompt": "read_prompt", "write_answer": "write_answer"}
+
+
+def prompt_pointer(text: str) -> str | None:
+    """The prompt file of a pointer task: an absolute *.md path named in a sub-agent task that has
+    no SIM directive of its own."""
+    if not _TASK_HEADER_RE.search(text or "") or _DIRECTIVE_RE.search(text or ""):
+        return None
+    match = _POINTER_RE.search(task_body(text))
+    return match.group(1) if match else None
+
+
+def _reads(message: dict, path: str | None) -> list[str]:
+    """Ids of the `read {"path": path}` calls of an assistant message."""
+    ids = []
+    for call in message.get("tool_calls") or []:
+        fn = (call or {}).get("function") or {}
+        if path and fn.get("name") == "read":
+            try:
+                args = json.loads(fn.get("arguments") or "{}")
+            except ValueError:
+                continue
+            if isinstance(args, dict) and args.get("path") == path:
+                ids.append(str(call.get("id")))
+    return ids
+
+
+def prompt_read(messages: list, path: str | None) -> str | None:
+    """The tool result text of the child's read of its prompt file; None before that read."""
+    ids = [i for m in messages or [] if isinstance(m, dict) and m.get("role") == "assistant"
+           for i in _reads(m, path)]
+    if not ids:
+        return None
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") == "tool" and \
+                str(message.get("tool_call_id")) in ids:
+            return message_text(message)
+    return ""
+
+
+def _peek(path: str) -> dict:
+    """The directive in a prompt file, for the log of the read step only (tag, sim)."""
     try:
-        spec = parse_directive(user)
+        with open(path, encoding="utf-8") as fh:
+            match = _DIRECTIVE_RE.search(fh.read(1 << 20))
+        return {"tag": json.loads(match.group(1)).get("tag"), "sim": match.group(1)[:500]} if match else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def plan(body: dict, script: Script) -> dict:
+    """What to do with one chat-completions request: {kind, player, action, calls, text,
+    emitted_bytes, latency, attempt, tag, sim, error?, status?}; `calls` = [(tool, arguments
+    JSON text)]. The host is played by host_player; children by their SIM directive."""
+    move = host_player.play(body)
+    if move is not None:
+        calls = [(name, json.dumps(args, ensure_ascii=False)) for name, args in move.calls]
+        return {"kind": "host", "player": "host", "action": move.action, "calls": calls,
+                "text": move.text, "emitted_bytes": host_player.emitted_bytes(calls, move.text),
+                "latency": 0.0, "attempt": None, "tag": move.tag, "sim": None}
+    messages = body.get("messages") or []
+    user = task_text(messages)
+    out = _child(body, script, messages, user)
+    out.setdefault("calls", [])
+    out.setdefault("text", None)
+    out["player"] = "child" if _TASK_HEADER_RE.search(user) or out.get("sim") else None
+    out["action"] = _CHILD_ACTIONS[out["kind"]]
+    out["emitted_bytes"] = 0 if out["kind"] in ("fail", "hang") else \
+        host_player.emitted_bytes(out["calls"], out["text"])
+    return out
+
+
+def _child(body: dict, script: Script, messages: list, user: str) -> dict:
+    model = str(body.get("model") or "")
+    source, pointer = user, prompt_pointer(user)
+    if pointer:
+        read = prompt_read(messages, pointer)
+        if read is None and "read" in tool_names(body):
+            return {"kind": "read_prompt", "calls": [("read", json.dumps({"path": pointer}))],
+                    "latency": 0.0, "attempt": None, **_peek(pointer)}
+        source = read or ""
+    assistants = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+    # a run's first request: nothing said yet, or (pointer task) only the read of its prompt
+    first = all(_reads(m, pointer) and len(_reads(m, pointer)) == len(m.get("tool_calls") or [])
+                and not message_text(m).strip() for m in assistants)
+    match = _DIRECTIVE_RE.search(source)
+    sim = match.group(1)[:500] if match else None
+    try:
+        spec = parse_directive(source)
     except ValueError as exc:
         return {"kind": "fail", "error": f"SIM directive is not valid JSON: {exc}", "latency": 0.0,
-                "attempt": 0}
+                "attempt": 0, "sim": sim}
     if spec is None:
         return {"kind": "no_directive", "text": "OK", "latency": 0.0, "attempt": 0}
     spec = {**spec, **_model_override(spec.get("by_model"), model)}
     key = str(spec.get("key") or attempt_key(user))
     attempt = script.count_attempt(key, first)
     reply = spec.get("reply", "OK")
+    replies = spec.get("replies")
+    if isinstance(replies, list) and replies:
+        reply = replies[min(attempt, len(replies)) - 1]
     latency = float(spec.get("latency", 0.01))
     fail, hang = spec.get("fail"), bool(spec.get("hang"))
     fail_first = spec.get("fail_first")
@@ -220,7 +328,7 @@ def plan(body: dict, script: Script) -> dict:
             fail = "simulated failure"
         if attempt > int(fail_first):
             fail, hang = None, False
-    out = {"latency": latency if first else 0.0, "attempt": attempt, "tag": spec.get("tag")}
+    out = {"latency": latency if first else 0.0, "attempt": attempt, "tag": spec.get("tag"), "sim": sim}
     if hang:
         return {**out, "kind": "hang"}
     if fail:
@@ -234,11 +342,34 @@ def plan(body: dict, script: Script) -> dict:
             except (TypeError, ValueError):
                 pass
         args = {"result": value}  # OpenClaw's tool takes exactly {"result": <the value>}
-        return {**out, "kind": "tool_call", "args": args}
+        return {**out, "kind": "tool_call", "calls": [("structured_output", json.dumps(args))]}
     if tool is not None:
         return {**out, "kind": "after_tool", "latency": 0.0, "text": "Submitted the structured result."}
     text = reply if isinstance(reply, str) else json.dumps(reply)
+    answer = _ANSWER_FILE_RE.search(source)
+    if answer and "write" in tool_names(body):     # host mode's prompt files: deliver as asked
+        if not _wrote(messages, answer.group(1)):
+            return {**out, "kind": "write_answer",
+                    "calls": [("write", json.dumps({"path": answer.group(1), "content": text}))]}
+        return {**out, "kind": "reply", "latency": 0.0, "text": "DONE"}
     return {**out, "kind": "reply", "text": text}
+
+
+_ANSWER_FILE_RE = re.compile(r"to the file (/\S+) with your write tool")
+
+
+def _wrote(messages: list, path: str) -> bool:
+    """Whether an assistant turn already called `write` for `path`."""
+    for message in messages or []:
+        for call in (message.get("tool_calls") or []) if isinstance(message, dict) else []:
+            fn = (call or {}).get("function") or {}
+            if fn.get("name") == "write":
+                try:
+                    if json.loads(fn.get("arguments") or "{}").get("path") == path:
+                        return True
+                except (ValueError, AttributeError):
+                    continue
+    return False
 
 
 def make_handler(script: Script):
@@ -287,8 +418,12 @@ def make_handler(script: Script):
                         "stream": bool(body.get("stream")),
                         "first_line": first_line(task_text(body.get("messages") or [])),
                         "tools": tool_names(body), "attempt": action.get("attempt"),
-                        "kind": action["kind"], "tag": action.get("tag"),
-                        "sim": directive_line(body.get("messages") or [])})
+                        "kind": action["kind"], "tag": action.get("tag"), "sim": action.get("sim"),
+                        "player": action.get("player"), "action": action.get("action"),
+                        "emitted_bytes": action.get("emitted_bytes"),
+                        **({"calls": [[n, a[:600]] for n, a in action.get("calls") or []],
+                            "text": (action.get("text") or "")[:4000]}
+                           if action.get("player") == "host" else {})})
             if action["kind"] == "hang":
                 return self._hang()
             if action.get("latency"):
@@ -345,21 +480,18 @@ def make_handler(script: Script):
             created = int(time.time())
             prompt_tokens = sum(len(message_text(m)) for m in body.get("messages") or []
                                 if isinstance(m, dict)) // 4
-            if action["kind"] == "tool_call":
-                call = {"id": f"call_{uuid.uuid4().hex[:16]}", "type": "function",
-                        "function": {"name": "structured_output",
-                                     "arguments": json.dumps(action["args"])}}
-                text, finish = None, "tool_calls"
-                completion_tokens = len(call["function"]["arguments"]) // 4 + 1
-            else:
-                call, text, finish = None, action["text"], "stop"
-                completion_tokens = len(text) // 4 + 1
+            calls = [{"id": f"call_{uuid.uuid4().hex[:16]}", "type": "function",
+                      "function": {"name": name, "arguments": arguments}}
+                     for name, arguments in action.get("calls") or []]
+            text = action.get("text")
+            finish = "tool_calls" if calls else "stop"
+            completion_tokens = int(action.get("emitted_bytes") or 0) // 4 + 1
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                      "total_tokens": prompt_tokens + completion_tokens}
             if not body.get("stream"):
                 message = {"role": "assistant", "content": text}
-                if call:
-                    message["tool_calls"] = [call]
+                if calls:
+                    message["tool_calls"] = calls
                 return self._json(200, {"id": cid, "object": "chat.completion", "created": created,
                                         "model": model, "choices": [{"index": 0, "message": message,
                                                                      "finish_reason": finish}],
@@ -379,11 +511,10 @@ def make_handler(script: Script):
 
             try:
                 chunk({"role": "assistant", "content": ""})
-                if call:
-                    chunk({"tool_calls": [{"index": 0, **call}]})
-                else:
-                    for i in range(0, len(text), 400):
-                        chunk({"content": text[i:i + 400]})
+                for i in range(0, len(text or ""), 400):
+                    chunk({"content": text[i:i + 400]})
+                if calls:
+                    chunk({"tool_calls": [{"index": i, **call} for i, call in enumerate(calls)]})
                 chunk({}, finish)
                 if (body.get("stream_options") or {}).get("include_usage"):
                     self.wfile.write(b"data: " + json.dumps({**base, "choices": [], "usage": usage}).encode()

@@ -222,8 +222,12 @@ class ModelServer:
 # -- the gateway ----------------------------------------------------------------------------
 def gateway_config(*, port: int, token: str, model_base_url: str, allow_spawn: bool = True,
                    log_file: Path | None = None, max_children: int = 20,
-                   lane_max_concurrent: int = 8) -> dict:
-    """openclaw.json for a test gateway (key names from docs/gateway/config-*.md, 2026.9.6)."""
+                   lane_max_concurrent: int = 8, model_policy: bool = True,
+                   tool_search: bool | None = None) -> dict:
+    """openclaw.json for a test gateway (key names from docs/gateway/config-*.md, 2026.9.6).
+    model_policy=False leaves out agents.defaults.modelPolicy, as on a stock install: a model
+    ref the gateway does not know is then refused as unknown. tool_search=False sets
+    tools.toolSearch false (sessions_spawn a direct tool); None keeps OpenClaw's default (on)."""
     gateway: dict = {"mode": "local", "bind": "loopback", "port": port,
                      "auth": {"mode": "token", "token": token}}
     if allow_spawn:
@@ -243,6 +247,10 @@ def gateway_config(*, port: int, token: str, model_base_url: str, allow_spawn: b
         }},
         "tools": {"profile": "coding"},
     }
+    if not model_policy:
+        del config["agents"]["defaults"]["modelPolicy"]
+    if tool_search is not None:
+        config["tools"]["toolSearch"] = tool_search
     if log_file is not None:
         config["logging"] = {"file": str(log_file)}
     return config
@@ -257,6 +265,8 @@ class Gateway:
         self.console_log = folder / "gateway.out"
         self.file_log = folder / "openclaw.log"
         self.helpers: list[tuple[int, str]] = []  # descendants seen once it was ready
+        self.env: dict = {}
+        self.cli: list[str] = []
 
     def __repr__(self) -> str:  # never show the token
         return f"Gateway({self.url!r})"
@@ -276,7 +286,9 @@ class Gateway:
                                 **config_options)
         config_path = folder / "openclaw.json"
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
+        # a user's machine: none of the test's OpenClaw or parallel-agents settings (what the
+        # gateway's exec'd processes inherit is this, as on a stock install)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "PARALLEL_AGENTS_"))}
         env.update(HOME=str(home), OPENCLAW_STATE_DIR=str(state), OPENCLAW_CONFIG_PATH=str(config_path),
                    PATH=str(Path(node).parent) + os.pathsep + env.get("PATH", ""), NO_COLOR="1")
         with open(folder / "gateway.out", "ab") as out:
@@ -284,6 +296,7 @@ class Gateway:
                                     env=env, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         gateway = cls(proc, folder, port, token, config)
+        gateway.env, gateway.cli = env, [node, str(pkg / "openclaw.mjs")]
         _LIVE.append(gateway)
         try:
             gateway.wait_ready(ready_timeout_s)
@@ -291,6 +304,11 @@ class Gateway:
             gateway.stop()
             raise
         return gateway
+
+    def openclaw(self, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess:
+        """Run the `openclaw` CLI as a user on this gateway's machine would (its environment)."""
+        return subprocess.run([*self.cli, *args], cwd=self.folder, env=self.env, text=True,
+                              capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
 
     def probe(self, path: str) -> tuple[int | None, dict | None]:
         """(HTTP status, JSON body) of GET `path`; (None, None) when nothing answers."""
