@@ -3,7 +3,7 @@
 
     python3 bench/run.py                   # full run; rewrites BENCHMARKS.md at the repo root
     python3 bench/run.py --quick           # tiny sizes, a few runs: checks the benches still work
-    python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | ladder);
+    python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | ladder | host);
                                            # may be repeated
 
 Benchmarks:
@@ -19,6 +19,9 @@ Benchmarks:
   process: final pass rate and cost of the model ladder vs. always-strongest vs.
   always-cheapest at config.yaml's list prices. Headline: ladder cost as % of always-strongest
   at the same pass rate. Costs and pass rates are deterministic for a given seed; no timing.
+- host: host cost (bench/host_cost.py), in a fresh process: the bytes a host agent following
+  SKILL.md writes per task, the loop before and after prompt files and check reading the
+  gateway. Deterministic; no timing.
 
 Ratios, not absolute times, are the headline: absolute times depend on the machine. A partial
 run (--quick or --only) does not rewrite BENCHMARKS.md unless --output is given. Hand-written
@@ -45,7 +48,7 @@ sys.path.insert(0, str(BENCH))
 import coldstart  # noqa: E402
 from tables import md_table, text_table  # noqa: E402
 
-BENCHMARKS = ("fanout", "coldstart", "gateway", "ladder")
+BENCHMARKS = ("fanout", "coldstart", "gateway", "ladder", "host")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
 
 GOAL_RATIO = 1.05             # at N=1000, C=50
@@ -129,6 +132,19 @@ def fanout_goals(rows) -> list[str]:
     if any(not r["ok"] or r["completed"] != r["n"] for r in rows):
         out.append("NOT EVERY TASK COMPLETED: the figures above are not valid")
     return out
+
+
+# -- host cost ------------------------------------------------------------------------------------
+def run_host_cost() -> dict:
+    """bench/host_cost.py in a fresh process with a temp PARALLEL_AGENTS_HOME; its rows and goals."""
+    with tempfile.TemporaryDirectory(prefix="pa-bench-host-") as home:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "PARALLEL_AGENTS_"))}
+        env["PARALLEL_AGENTS_HOME"] = home
+        proc = subprocess.run([sys.executable, str(BENCH / "host_cost.py"), "--json"], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError(f"host cost failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # -- ladder economics -----------------------------------------------------------------------------
@@ -250,7 +266,8 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
     headline = [f"- {g}" for g in fanout_goals(results.get("fanout", []))
                 + coldstart_goals(results.get("coldstart", []))
                 + (gateway_goals(results["gateway"]) if "gateway" in results else [])
-                + (ladder_goals(results["ladder"]) if "ladder" in results else [])]
+                + (ladder_goals(results["ladder"]) if "ladder" in results else [])
+                + (results["host"]["goals"] if "host" in results else [])]
     if headline:
         lines += ["Headline (goals from the issue):", ""] + headline + [""]
     if "fanout" in results:
@@ -308,6 +325,12 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
         lines += ladder_intro(result)
         lines += ["", md_table(ladder.table(result)), ""]
         lines += [f"- {goal}" for goal in ladder_goals(result)] + [""]
+    if "host" in results:
+        import host_cost
+        lines += ["## Host cost (host-agent mode, FakeOpenClaw gateway)", "",
+                  host_cost.__doc__.split("\n\n", 1)[1].strip(), "",
+                  md_table(host_cost.table(results["host"]["rows"])), ""]
+        lines += [f"- {goal}" for goal in results["host"]["goals"]] + [""]
     lines += [NOTES_MARKER, ""]
     if notes:
         lines.append(notes.strip("\n"))
@@ -350,7 +373,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes and few runs (N=20, 1 repeat, 3 cold-start runs)")
     p.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                   help="run only this benchmark (fanout | coldstart | gateway | ladder); "
+                   help="run only this benchmark (fanout | coldstart | gateway | ladder | host); "
                         "may be repeated")
     p.add_argument("--sizes", type=_ints, default=None, help="fan-out N values, e.g. 100,1000")
     p.add_argument("--concurrency", type=_ints, default=None, help="max_concurrent values, e.g. 8,50")
@@ -393,6 +416,9 @@ def main(argv=None) -> int:
         ladder_n = args.ladder_n or (40 if args.quick else 300)
         log(f"ladder: N={ladder_n} scripted code reviews, seed {args.ladder_seed}, 4 strategies")
         results["ladder"] = run_ladder(ladder_n, args.ladder_seed)
+    if "host" in selected:
+        log("host: bytes a host writes per task, examples/tasks.yaml and a 5-agent team")
+        results["host"] = run_host_cost()
     try:
         info["load_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
@@ -421,6 +447,12 @@ def main(argv=None) -> int:
         print("\nLadder economics on FakeOpenClaw (scripted code reviews, config.yaml list prices)")
         print(text_table(ladder.table(results["ladder"])))
         for goal in ladder_goals(results["ladder"]):
+            print("- " + goal)
+    if "host" in results:
+        import host_cost
+        print("\nHost cost: bytes a host following SKILL.md writes per task")
+        print(text_table(host_cost.table(results["host"]["rows"])))
+        for goal in results["host"]["goals"]:
             print("- " + goal)
     if args.json:
         print(json.dumps({"machine": info, "results": results}, indent=1))

@@ -124,3 +124,21 @@ def test_coldstart_times_plan_and_the_plan_command_runs(tmp_path):
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["spawn"]
+
+
+# -- host cost (bench/host_cost.py) ------------------------------------------------------------
+def test_host_cost_bench_measures_both_loops():
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--only", "host", "--json"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    start = proc.stdout.index('{\n "machine"')
+    figures = json.JSONDecoder().raw_decode(proc.stdout, start)[0]["results"]["host"]
+    rows = {(r["workload"], r["mode"]): r for r in figures["rows"]}
+    assert set(rows) == {(w, m) for w in ("examples/tasks.yaml", "5-agent review team")
+                         for m in ("before", "after")}
+    assert all(r["completed"] == r["tasks"] for r in rows.values())
+    for workload in ("examples/tasks.yaml", "5-agent review team"):
+        # the old loop writes every prompt and every reply; the new one neither
+        assert rows[(workload, "before")]["per_task"] > 10 * rows[(workload, "after")]["per_task"]
+    assert rows[("examples/tasks.yaml", "after")]["rounds"] == 2     # backend waits for api
+    assert len(figures["goals"]) == 2 and "Host cost" in proc.stdout
