@@ -11,9 +11,9 @@ by check through an openclaw.json as on a real install), and counts the UTF-8 by
 call it makes for the skill: the plan and check execs, each sessions_spawn as Tool Search's
 `tool_call {"id": "sessions_spawn", "args": …}` (OpenClaw's default), the sessions_yields, and in
 the old loop the `write` of the completion message it must hand to check. Arguments are counted
-as compact JSON, the form function-calling models emit. Not counted: reading SKILL.md, and the host's answer to
-its user - the same with or without the skill. Paths are counted as on a real install: the temp
-folders stand in for /root/.openclaw.
+as compact JSON, the form function-calling models emit. Not counted: reading SKILL.md, and the
+host's answer to its user - the same with or without the skill. Paths are counted as on a real
+install: the temp folders stand in for /root/.openclaw.
 
 - before: the loop as it was - every spawn carries the whole prompt as its `task` (plan
   --prompts inline), and the host passes check the message OpenClaw delivered when the children

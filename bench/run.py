@@ -328,7 +328,7 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
     if "host" in results:
         import host_cost
         lines += ["## Host cost (host-agent mode, FakeOpenClaw gateway)", "",
-                  host_cost.__doc__.split("\n\n", 1)[1].strip(), "",
+                  host_cost.__doc__.split("\n\n", 2)[2].strip(), "",
                   md_table(host_cost.table(results["host"]["rows"])), ""]
         lines += [f"- {goal}" for goal in results["host"]["goals"]] + [""]
     lines += [NOTES_MARKER, ""]
