@@ -1,9 +1,10 @@
 """The tool-caller seam: `call(tool, args) -> dict` and `has(tool) -> bool`.
 
 Everything above this seam (runtime, scheduler, orchestrator) talks to OpenClaw only through a
-`ToolCaller`. Three implementations exist: `ModuleToolCaller` (a runtime-injected Python module
-named `tools`), the Gateway HTTP caller (`POST /tools/invoke`, elsewhere), and
-`parallel_agents.fake_openclaw.FakeOpenClaw` (an in-process contract double).
+`ToolCaller`. Four implementations exist: `ModuleToolCaller` (a runtime-injected Python module
+named `tools`), the Gateway HTTP caller (`POST /tools/invoke`, gateway.py), an attach grant's
+MCP endpoint (mcp.py), and `parallel_agents.fake_openclaw.FakeOpenClaw` (an in-process contract
+double).
 
 Contract facts relied on (OpenClaw 2026.9.6, node_modules/openclaw):
 - Every built-in tool returns `jsonResult(payload)` = `{"content": [{"type": "text", "text":
