@@ -193,7 +193,8 @@ def restore_state(records: list[dict], runtime) -> dict:
             s["intent"] = r
         elif r["type"] == "spawn_accepted":
             s["intent"] = None
-            s["live"] = {"attempt": r["attempt"], "timeout": r["timeout"], "accepted_at": r["t"]}
+            s["live"] = {"attempt": r["attempt"], "timeout": r["timeout"], "accepted_at": r["t"],
+                         "collect": r.get("collect", False)}
             s["tier_index"] = r["tier_index"]
         elif r["type"] == "attempt_finished":
             s["attempts"].append(r["attempt"])
@@ -220,7 +221,8 @@ def restore_state(records: list[dict], runtime) -> dict:
                 s["live"] = {"attempt": {"number": intent["attempt"], "tier": intent["tier"],
                                          "model": intent["model"], "status": "accepted",
                                          "run_id": found.run_id, "session_key": found.session_key},
-                             "timeout": found.timeout or 120, "accepted_at": found.accepted_at}
+                             "timeout": found.timeout or 120, "accepted_at": found.accepted_at,
+                             "collect": getattr(runtime, "collection_mode", "") == "collector"}
     return state
 
 

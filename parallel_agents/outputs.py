@@ -456,10 +456,10 @@ def check_reply(payload, *, output_format: str, schema: dict | None = None,
         problems.append(TRUNCATED)
     elif output_format == "json":
         value, problems, repairs = _check_json(reply, schema, registry)
-    elif reply.text is None:
+    elif reply.text is None and not isinstance(reply.structured, str):
         problems.append("reply was empty")
-    else:
-        value = reply.text
+    else:   # a collector's structured string (outputSchema {"type": "string"}) is the whole text
+        value = reply.structured if isinstance(reply.structured, str) else reply.text
         if value.startswith("\ufeff"):
             value = value[1:]
             repairs.append(REPAIR_BOM)

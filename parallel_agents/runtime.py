@@ -53,6 +53,7 @@ Contract facts relied on (OpenClaw 2026.9.6, node_modules/openclaw; "code" = dis
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import re
@@ -69,7 +70,7 @@ from parallel_agents.toolcaller import ToolCaller, ToolError
 log = logging.getLogger(__name__)
 
 __all__ = ["OpenClawRuntime", "SpawnRequest", "Receipt", "RunOutcome", "SpawnRefused",
-           "classify_refusal", "make_task_name", "TRUNCATION_MARKER"]
+           "classify_refusal", "collector_schema", "make_task_name", "TRUNCATION_MARKER"]
 
 TRUNCATION_MARKER = "\n…(truncated)…"
 OMITTED_PLACEHOLDER = "[sessions_history omitted: message too large]"
@@ -123,6 +124,7 @@ class Receipt:
     session_key: str
     resolved_model: str | None
     raw: dict
+    collect: bool = False   # a Swarm collector run (agents_wait reads it), else a plain run
 
 
 @dataclass
@@ -161,6 +163,22 @@ _PERMANENT = ("is not usable", "invalid taskname", "invalid agentid", "reserved 
 _TRANSIENT = ("retry", "could not verify", "could not reserve", "no longer current",
               "failed to register", "could not read the requester session", "failed to start",
               "temporarily", "timed out", "timeout", "unavailable", "econn", "gateway")
+
+
+#: agents_wait cuts a collector's `result` text at 4096 characters, ending it with "…" (seen on
+#: 2026.9.6); its `structured` value (an outputSchema run) comes back whole.
+COLLECTOR_RESULT_MAX = 4096
+
+
+def collector_schema(schema: dict | None, output_format: str) -> dict:
+    """The outputSchema a collector spawn carries, so its answer comes back whole as `structured`:
+    the agent's own schema for JSON (a plain object schema when it `$ref`s a document OpenClaw
+    cannot resolve - our own validation still applies the real one), a string otherwise."""
+    if output_format != "json" or not isinstance(schema, dict):
+        return {"type": "string"}
+    if '"$ref"' in json.dumps(schema):
+        return {"type": "object"}
+    return schema
 
 
 def classify_refusal(status: str | None, error: str) -> str:
@@ -427,7 +445,7 @@ class OpenClawRuntime:
                 run = self._runs[run_id] = _Run(run_id, session_key, req.label, req.collect, model,
                                                 int(req.run_timeout_seconds or 0))
                 run.spawned_here = True
-            return Receipt(run_id, session_key, model, result)
+            return Receipt(run_id, session_key, model, result, collect=req.collect)
         error = result.get("error") or f"sessions_spawn returned status {status!r} without a runId"
         raise SpawnRefused(str(error), classify_refusal(status, str(error)), raw=result)
 
@@ -507,16 +525,32 @@ class OpenClawRuntime:
         status = _COLLECTOR_STATUS.get(item.get("status"), "error")
         usage = item.get("usage") or {}
         result = item.get("result")
+        if item.get("schemaError") and not (item.get("error") or "").strip() and status == "error":
+            # the run finished; its answer missed the schema even after OpenClaw's nudge: an
+            # invalid reply (our own validation names what is wrong, and the re-ask says so)
+            status = "ok"
         error = None
         if status != "ok":
             error = (item.get("error") or "").strip() or item.get("schemaError") or \
                 (result or "").strip() or f"run {item.get('status')}"
+        cut = (item.get("structured") is None and isinstance(result, str)
+               and len(result) >= COLLECTOR_RESULT_MAX and result.endswith("…"))
         return RunOutcome(run.run_id, status,
                           text=result if status == "ok" else (result or None),
-                          structured=item.get("structured"), truncated=False,
+                          structured=item.get("structured"), truncated=cut,
                           usage={"input_tokens": int(usage.get("inputTokens") or 0),
                                  "output_tokens": int(usage.get("outputTokens") or 0)},
                           model=run.resolved_model, error=error)
+
+    def adopt(self, run_id: str, *, collect: bool, session_key: str | None = None,
+              label: str = "", run_timeout_s: int = 0) -> None:
+        """Track a run this runtime did not spawn (resume re-attaching a journaled one): a
+        collector is then read through agents_wait, as it was spawned, not through history."""
+        run = self._track(run_id)
+        run.collect = collect
+        run.session_key = run.session_key or session_key
+        run.label = run.label or label
+        run.run_timeout_s = run.run_timeout_s or int(run_timeout_s or 0)
 
     # -- plain runs: status from subagents, reply from sessions_history -------------------
     def find_by_label(self, label: str) -> "FoundRun | None":

@@ -29,7 +29,7 @@ from .events import Emitter, Event
 from .journal import Journal
 from .ladder import Ladder
 from .prompts import build_prompt
-from .runtime import SpawnRefused, SpawnRequest, attempt_label
+from .runtime import SpawnRefused, SpawnRequest, attempt_label, collector_schema
 from .taskcheck import prepare_tasks
 from .tasks import AgentResult, AgentTask, Attempt
 
@@ -292,7 +292,8 @@ class Scheduler:
                               output_format=st.fmt, context=context, reask=st.reask_hint)
         label = attempt_label(st.task.task_id, number, self.journal.run_id)
         request = SpawnRequest(task=prompt, label=label, task_name=_task_name(st.definition.name),
-                               model=tier.model, run_timeout_seconds=st.timeout)
+                               model=tier.model, run_timeout_seconds=st.timeout,
+                               output_schema=collector_schema(st.definition.output_schema, st.fmt))
         self.journal.write("spawn_intent", task_id=st.task.task_id, attempt=number, label=label,
                            tier=tier.name, model=tier.model)
         return attempt, request
@@ -324,8 +325,8 @@ class Scheduler:
         st.live = _Live(attempt, answer.run_id, now, now + _backstop(st.timeout))
         self._in_flight[answer.run_id] = st
         self.journal.write("spawn_accepted", flush=False, task_id=st.task.task_id,
-                           attempt=attempt.to_record(),
-                           tier_index=st.tier_index, timeout=st.timeout)
+                           attempt=attempt.to_record(), tier_index=st.tier_index,
+                           timeout=st.timeout, collect=bool(getattr(answer, "collect", False)))
         self.emit(Event("spawned", st.task.task_id, st.definition.name, attempt.number, attempt.tier,
                         attempt.model, answer.run_id))
         return True
@@ -489,6 +490,9 @@ class Scheduler:
 
     def _reattach(self, st: _State, live: dict) -> None:
         attempt = Attempt(**live["attempt"])
+        if hasattr(self.runtime, "adopt"):   # a collector stays one (agents_wait, with usage)
+            self.runtime.adopt(attempt.run_id, collect=bool(live.get("collect")),
+                               session_key=attempt.session_key, run_timeout_s=live["timeout"])
         st.result.attempts.append(attempt)
         st.result.status = "running"
         remaining = max(1.0, live["timeout"] - (time.time() - live["accepted_at"]))
