@@ -169,33 +169,42 @@ WITHOUT_DEPENDENCIES = {"setup", "doctor"}
 
 # -- entry point -------------------------------------------------------------------------------
 
-def _render_error(exc: ParallelAgentsError, as_json: bool, err) -> None:
+def _render_error(exc: ParallelAgentsError, as_json: bool, err, out) -> None:
     if as_json:
-        print(to_json(exc.to_dict()), file=sys.stdout)
+        out(to_json(exc.to_dict()))
     for problem in exc.problems:
         err(f"error: {problem}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, runtime=None, out=None) -> int:
+    """The CLI. `runtime` and `out` are set by attached mode's child (attach.py): the command
+    runs on that runtime and writes its output through `out`."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_attached"]:
+        from .attach import child_main
+        return child_main(argv[1:])
     _Parser.json_errors = "--json" in argv
     args = build_parser().parse_args(argv)
-    out = lambda text="": print(text, flush=True)  # noqa: E731
+    out = out or (lambda text="": print(text, flush=True))
     err = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    args.runtime_object = runtime
     try:
         if args.command not in WITHOUT_DEPENDENCIES:
             from .deps import check_installed
             check_installed()  # one line naming `setup`, before any worker thread needs them
+        if getattr(args, "attach", None) is not None and runtime is None:
+            from .cli_attach import launch
+            return launch(args, argv, out, err)
         return _commands()[args.command](args, out)
     except ParallelAgentsError as exc:
-        _render_error(exc, getattr(args, "json", False), err)
+        _render_error(exc, getattr(args, "json", False), err, out)
         return exc.exit_code
     except ImportError as exc:  # a dependency found but not importable (broken, too old)
         from .deps import as_missing_dependency
         problem = as_missing_dependency(exc)
         if problem is None:
             return _internal_error(exc, err)
-        _render_error(problem, getattr(args, "json", False), err)
+        _render_error(problem, getattr(args, "json", False), err, out)
         return problem.exit_code
     except KeyboardInterrupt:
         err("interrupted")
@@ -209,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cannot use it: {exc.strerror or exc}", file=exc.filename,
             fix=f"check that the folder exists, is a folder and is writable (your user folder: "
                 f"{user_home()}, set by PARALLEL_AGENTS_HOME)")
-        _render_error(problem, getattr(args, "json", False), err)
+        _render_error(problem, getattr(args, "json", False), err, out)
         return problem.exit_code
     except Exception as exc:  # a bug in this skill, not a user mistake
         return _internal_error(exc, err)

@@ -1,6 +1,7 @@
 """CLI commands that run agents: run, demo, runs, resume."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import sys
@@ -23,13 +24,19 @@ def add_parsers(sub, add_json) -> None:
     from .cli_workflows import add_run_options
     add_run_options(p, what)  # --team, --goal and their options
     _runtime_args(p)
+    p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by --attach for the run it starts
     add_json(p)
 
     p = sub.add_parser("demo", help="a multi-agent run on the simulated runtime (no OpenClaw)")
     p.add_argument("--max-concurrent", type=_positive, default=5, metavar="N")
     add_json(p)
 
-    p = sub.add_parser("runs", help="list journaled runs")
+    p = sub.add_parser("runs", help="list journaled runs, or show one (and wait for it)")
+    p.add_argument("run_id", nargs="?", help="show this run's results")
+    p.add_argument("--wait", action="store_true",
+                   help="with RUN_ID: wait until the run has finished (a detached --attach run)")
+    p.add_argument("--timeout", type=_positive, metavar="SECONDS",
+                   help="with --wait: stop waiting after this long (the run goes on)")
     add_json(p)
 
     p = sub.add_parser("resume", help="finish a run from its journal without re-spawning")
@@ -142,6 +149,13 @@ def _runtime_args(p, *, concurrency: bool = True) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--simulate", action="store_true",
                        help="use the simulated runtime (no OpenClaw; outputs are marked [simulated])")
+    which.add_argument("--attach", nargs="?", const="main", default=None, metavar="SESSION",
+                       help="attached mode: run through an OpenClaw attach grant bound to SESSION "
+                            "(default: the main session); needs the `openclaw` CLI, no gateway "
+                            "configuration")
+    p.add_argument("--detach", action="store_true",
+                   help="with --attach: start the run in the background and return its run id at "
+                        "once; `runs RUN_ID --wait` collects it")
     which.add_argument("--gateway", metavar="URL",
                        help="drive this OpenClaw gateway over HTTP (default: OPENCLAW_GATEWAY_URL, "
                             "then gateway.url in config.yaml; token: OPENCLAW_GATEWAY_TOKEN)")
@@ -157,7 +171,8 @@ def orchestrator_options(args) -> dict:
     url, insecure = getattr(args, "gateway", None), getattr(args, "allow_insecure_http", False)
     if url or insecure:
         config = config.with_gateway(url=url, allow_insecure_http=insecure)
-    runtime = "simulated" if getattr(args, "simulate", False) else url
+    runtime = getattr(args, "runtime_object", None) or \
+        ("simulated" if getattr(args, "simulate", False) else url)
     return {"runtime": runtime, "config": config, "budget_usd": getattr(args, "budget", None)}
 
 
@@ -225,7 +240,7 @@ def cmd_run(args, out) -> int:
     with located_task_errors(args) as tasks:
         tasks += tasks_from_args(args)
         orch, progress = _orchestrator(args, len(tasks))
-        orch.run_parallel(tasks)
+        orch.run_parallel(tasks, run_id=getattr(args, "run_id", None))
     return _report(orch, progress, args, out)
 
 
@@ -266,6 +281,11 @@ def cmd_demo(args, out) -> int:
 
 
 def cmd_runs(args, out) -> int:
+    if args.run_id:
+        from .cli_attach import show_run
+        return show_run(args, out)
+    if args.wait or args.timeout:
+        raise InputError("--wait needs a run id", field="--wait", fix="runs RUN_ID --wait")
     from .journal import list_runs
     runs = list_runs()
     if args.json:

@@ -239,6 +239,35 @@ def _host_checks(config) -> list[Check]:
     return checks
 
 
+def _attach_check() -> Check:
+    """Attached mode: can this process mint an attach grant? It tries: `openclaw attach --bin
+    /bin/true` mints a grant, starts a program that exits at once, and revokes the grant."""
+    import subprocess
+    from .hostenv import local_openclaw
+    name = "attached mode"
+    local = local_openclaw()
+    if local is None or not local.openclaw_cli:
+        return Check(name, SKIP, "the `openclaw` CLI is not on PATH here (an OpenClaw exec has it), "
+                     "so --attach cannot mint a grant; host-agent mode (plan/check) works without it")
+    if local.sandboxed and local.in_exec:
+        return Check(name, SKIP, f"this exec may run sandboxed ({local.sandbox_mode}), away from the "
+                     "gateway: use host-agent mode (plan/check)")
+    command = [local.openclaw_cli, "attach", "--session", "main", "--ttl", "60000", "--bin", "/bin/true"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=90,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Check(name, FAIL, f"`openclaw attach` could not run: {exc}",
+                     "check the openclaw install, or use host-agent mode (plan/check)")
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-2:])[:300]
+        return Check(name, FAIL, f"`openclaw attach` failed (exit {done.returncode}): {tail}",
+                     "attached mode needs the local gateway running and a gateway token with "
+                     "operator.admin in its config; or use host-agent mode (plan/check)")
+    return Check(name, OK, "a grant can be minted and is revoked after use: `run --attach` works "
+                 "here (a grant exposes all of the session's tools to this process while it runs)")
+
+
 def run_checks(*, probe: bool = False, gateway: str | None = None,
                allow_insecure_http: bool = False) -> list[Check]:
     """Every check, in order. `gateway`: a gateway URL to check instead of the configured one."""
@@ -249,6 +278,7 @@ def run_checks(*, probe: bool = False, gateway: str | None = None,
     config_check, config = _config()
     checks += [registry_check, config_check, _user_folder()]
     checks += _host_checks(config)
+    checks.append(_attach_check())
     checks += _gateway_checks(config, probe=probe, url=gateway,
                               allow_insecure_http=allow_insecure_http)
     return checks

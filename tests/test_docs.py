@@ -4,7 +4,8 @@
   runtime-injected `tools` module on the path (tests/shim, PARALLEL_AGENTS_SHIM=agents) whose
   children play the agents;
 - bash: executed with `set -euo pipefail`; a block containing `# needs: gateway` gets a fake
-  OpenClaw gateway (tests/fake_gateway.py) and OPENCLAW_GATEWAY_URL/TOKEN; lines that run the
+  OpenClaw gateway (tests/fake_gateway.py) and OPENCLAW_GATEWAY_URL/TOKEN; `# needs: attach`
+  gets a fake gateway and a fake `openclaw` CLI on PATH (attached mode's grants); lines that run the
   test suite itself are checked against .ci/run instead of being run;
 - json / yaml: parsed, and checked against the code they describe.
 A block in any other language fails the test: nothing in the docs goes unchecked.
@@ -72,6 +73,17 @@ def test_python_block_runs(doc, line, lang, code, tmp_path):
 
 
 @pytest.fixture
+def attach_env(tmp_path, start_fake_gateway):
+    """A fake gateway whose grants' children play the agents, and a fake `openclaw` CLI on PATH
+    that mints grants from it (tests/fake_openclaw_cli.py): what `--attach` needs."""
+    from gateway_process import install_fake_cli
+    gateway = start_fake_gateway("docs-token", "--agents")
+    env = install_fake_cli(tmp_path / "openclaw-cli", gateway)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    return env
+
+
+@pytest.fixture
 def gateway_env(tmp_path):
     """A fake OpenClaw gateway process on loopback; yields the env that points at it."""
     with fake_gateway(tmp_path) as env:
@@ -89,6 +101,8 @@ def test_bash_block_runs(doc, line, lang, code, tmp_path, request):
         assert SUITE_COMMAND in (REPO / ".ci" / "run").read_text()
     script = "\n".join(["set -euo pipefail"] + [ln for ln in lines if ln not in suite])
     extra = request.getfixturevalue("gateway_env") if "# needs: gateway" in code else {}
+    if "# needs: attach" in code:
+        extra = request.getfixturevalue("attach_env")
     env = _env(tmp_path / "home", extra)
     assert _python3_on_path_is_this_interpreter(env)
     done = subprocess.run(["bash", "-c", script], cwd=REPO, env=env, capture_output=True,

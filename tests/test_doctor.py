@@ -67,3 +67,52 @@ def test_unreachable_gateway(tmp_path):
     rc, report = doctor(env_extra={"OPENCLAW_GATEWAY_URL": "http://127.0.0.1:9",
                                    "OPENCLAW_GATEWAY_TOKEN": "t"})
     assert rc == 1 and states(report)["gateway reachable"] == "fail"
+
+
+# -- host-agent and attached mode (the OpenClaw this process runs under) -------------------------
+def _exec_env(tmp_path, gateway, models):
+    """An exec'd process's environment: openclaw.json with the gateway's port and token, and the
+    fake `openclaw` CLI (grants from `gateway`, `models list` printing `models`) on PATH."""
+    from gateway_process import install_fake_cli, model_rows
+    config = tmp_path / "openclaw.json"
+    config.write_text(json.dumps({"gateway": {"port": gateway.port,
+                                              "auth": {"mode": "token", "token": gateway.token}}}))
+    env = install_fake_cli(tmp_path / "cli", gateway, models=model_rows(models))
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env["PATH"]])
+    env.update(OPENCLAW_CONFIG_PATH=str(config), OPENCLAW_GATEWAY_PORT=str(gateway.port),
+               OPENCLAW_SHELL="exec")
+    return env
+
+
+def checks_named(report, prefix):
+    return {c["name"]: c for c in report["checks"] if c["name"].startswith(prefix)}
+
+
+def test_host_mode_and_attach_are_checked_where_openclaw_runs(tmp_path, start_fake_gateway):
+    gateway = start_fake_gateway("doctor-token")
+    rc, report = doctor(env_extra=_exec_env(tmp_path, gateway, ["scripted/fast"]))
+    host = checks_named(report, "host mode")
+    assert host["host mode: check reads the gateway"]["state"] == "ok"
+    tiers = [c for name, c in host.items() if name.startswith("host mode: tier")]
+    assert len(tiers) == 3 and all("gateway's default model, scripted/fast" in c["detail"] for c in tiers)
+    assert all("scripted/fast" in c["fix"] for c in tiers)       # what to set instead
+    attach = checks_named(report, "attached mode")["attached mode"]
+    assert attach["state"] == "ok" and "revoked" in attach["detail"]
+    assert gateway.live_grants() == []                            # the probe's grant is gone
+    assert "doctor-token" not in json.dumps(report)
+
+
+def test_attach_that_cannot_mint_says_why(tmp_path, start_fake_gateway):
+    gateway = start_fake_gateway("doctor-token")
+    env = _exec_env(tmp_path, gateway, ["scripted/fast"])
+    env["FAKE_OPENCLAW_GATEWAY_TOKEN"] = "wrong"                   # the CLI's token is refused
+    rc, report = doctor(env_extra=env)
+    attach = checks_named(report, "attached mode")["attached mode"]
+    assert rc == 1 and attach["state"] == "fail" and "operator.admin" in attach["fix"]
+
+
+def test_without_openclaw_attach_and_host_reads_are_skipped_with_the_alternative():
+    rc, report = doctor(env_extra={"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin"})
+    attach = checks_named(report, "attached mode")["attached mode"]
+    assert attach["state"] == "skip" and "plan/check" in attach["detail"]
+    assert checks_named(report, "host mode")["host mode"]["state"] == "skip"

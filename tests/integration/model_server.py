@@ -98,14 +98,7 @@ MODELS = ("fast", "balanced", "strongest")
 MAX_HANG_S = 900.0  # a hung request is released after this long even if the client stays
 
 
-def message_text(message: dict) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(part.get("text", "") for part in content
-                         if isinstance(part, dict) and isinstance(part.get("text"), str))
-    return ""
+message_text = host_player.text_of   # the text of a chat message (string or text parts)
 
 
 def latest_user_text(messages: list) -> str:
