@@ -3,7 +3,7 @@
 
     python3 bench/run.py                   # full run; rewrites BENCHMARKS.md at the repo root
     python3 bench/run.py --quick           # tiny sizes, a few runs: checks the benches still work
-    python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | ladder | host);
+    python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | attached | ladder | host);
                                            # may be repeated
 
 Benchmarks:
@@ -19,6 +19,9 @@ Benchmarks:
   process: final pass rate and cost of the model ladder vs. always-strongest vs.
   always-cheapest at config.yaml's list prices. Headline: ladder cost as % of always-strongest
   at the same pass rate. Costs and pass rates are deterministic for a given seed; no timing.
+- attached: attached mode against HTTP script mode on one live gateway (bench/attached_bench.py):
+  the same N=16 tasks at C=8 both ways, side by side; and the bytes a host writes for the one
+  attached command, per task.
 - host: host cost (bench/host_cost.py), in a fresh process: the bytes a host agent following
   SKILL.md writes per task, the loop before and after prompt files and check reading the
   gateway. Deterministic; no timing.
@@ -48,7 +51,7 @@ sys.path.insert(0, str(BENCH))
 import coldstart  # noqa: E402
 from tables import md_table, text_table  # noqa: E402
 
-BENCHMARKS = ("fanout", "coldstart", "gateway", "ladder", "host")
+BENCHMARKS = ("fanout", "coldstart", "gateway", "attached", "ladder", "host")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
 
 GOAL_RATIO = 1.05             # at N=1000, C=50
@@ -132,6 +135,11 @@ def fanout_goals(rows) -> list[str]:
     if any(not r["ok"] or r["completed"] != r["n"] for r in rows):
         out.append("NOT EVERY TASK COMPLETED: the figures above are not valid")
     return out
+
+
+def _attached_goals(result: dict) -> list[str]:
+    import attached_bench
+    return attached_bench.goals(result)
 
 
 # -- host cost ------------------------------------------------------------------------------------
@@ -266,6 +274,7 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
     headline = [f"- {g}" for g in fanout_goals(results.get("fanout", []))
                 + coldstart_goals(results.get("coldstart", []))
                 + (gateway_goals(results["gateway"]) if "gateway" in results else [])
+                + (_attached_goals(results["attached"]) if "attached" in results else [])
                 + (ladder_goals(results["ladder"]) if "ladder" in results else [])
                 + (results["host"]["goals"] if "host" in results else [])]
     if headline:
@@ -318,6 +327,13 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                   "fan-out, per task, and as a share of the wall time.", "",
                   md_table([gateway_bench.COLUMNS, gateway_bench.row(g)]), ""]
         lines += [f"- {goal}" for goal in gateway_goals(g)] + [""]
+    if "attached" in results:
+        import attached_bench
+        lines += ["## Attached mode against HTTP script mode (live OpenClaw gateway)", "",
+                  f"openclaw {results['attached'].get('openclaw', '?')}. "
+                  + " ".join(attached_bench.__doc__.split("\n\n", 2)[2].split()), "",
+                  md_table(attached_bench.table(results["attached"])), ""]
+        lines += [f"- {goal}" for goal in _attached_goals(results["attached"])] + [""]
     if "ladder" in results:
         import ladder
         result = results["ladder"]
@@ -373,7 +389,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes and few runs (N=20, 1 repeat, 3 cold-start runs)")
     p.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                   help="run only this benchmark (fanout | coldstart | gateway | ladder | host); "
+                   help="run only this benchmark (fanout | coldstart | gateway | attached | ladder | host); "
                         "may be repeated")
     p.add_argument("--sizes", type=_ints, default=None, help="fan-out N values, e.g. 100,1000")
     p.add_argument("--concurrency", type=_ints, default=None, help="max_concurrent values, e.g. 8,50")
@@ -412,6 +428,11 @@ def main(argv=None) -> int:
         n, c = (8, 4) if args.quick else (24, 8)
         log(f"gateway: live OpenClaw gateway, N={n}, C={c}, 1 s scripted latency")
         results["gateway"] = gateway_bench.run(n=n, concurrent=c, latency=1.0, log=log)
+    if "attached" in selected:
+        import attached_bench
+        n, c = (8, 4) if args.quick else (16, 8)
+        log(f"attached: live OpenClaw gateway, attached vs HTTP, N={n}, C={c}, 1 s scripted latency")
+        results["attached"] = attached_bench.run(n=n, concurrent=c, latency=1.0, log=log)
     if "ladder" in selected:
         ladder_n = args.ladder_n or (40 if args.quick else 300)
         log(f"ladder: N={ladder_n} scripted code reviews, seed {args.ladder_seed}, 4 strategies")
@@ -441,6 +462,12 @@ def main(argv=None) -> int:
         print("\nFan-out on a live OpenClaw gateway (scripted model server)")
         print(text_table([gateway_bench.COLUMNS, gateway_bench.row(results["gateway"])]))
         for goal in gateway_goals(results["gateway"]):
+            print("- " + goal)
+    if "attached" in results:
+        import attached_bench
+        print("\nAttached mode against HTTP script mode (one live gateway)")
+        print(text_table(attached_bench.table(results["attached"])))
+        for goal in _attached_goals(results["attached"]):
             print("- " + goal)
     if "ladder" in results:
         import ladder
