@@ -36,7 +36,7 @@ _EXPORTS = {
     "RefinementResult": "refinement", "OrchestrationResult": "planning", "plan_problems": "planning",
     "ParallelAgentsError": "errors", "DefinitionError": "errors", "InputError": "errors",
     "EnvironmentProblem": "errors", "RunAborted": "errors", "ToolError": "errors",
-    "UnknownAgentError": "errors", "MissingDependency": "errors",
+    "UnknownAgentError": "errors", "attached_runtime": "attach", "MissingDependency": "errors",
 }
 __all__ = [*_EXPORTS, "__version__"]
 from parallel_agents import __version__  # noqa: E402

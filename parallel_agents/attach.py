@@ -23,6 +23,7 @@ it in a session of its own and returns at once; `runs RUN_ID --wait` collects th
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -30,12 +31,14 @@ import shlex
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .errors import EnvironmentProblem
 from .paths import SKILL_DIR, runs_dir, user_home
 
 SPEC_ENV = "PARALLEL_AGENTS_ATTACH_SPEC"
+TOKEN_ENV = "OPENCLAW_MCP_TOKEN"
 CHILD_COMMAND = "_attached"
 GRANT_TTL_MIN_MS = 60 * 60 * 1000          # OpenClaw's own default grant lifetime
 GRANT_TTL_MAX_MS = 12 * 60 * 60 * 1000     # the gateway's ceiling
@@ -71,7 +74,8 @@ def grant_ttl_ms(task_timeouts: list[int], tiers: int, max_concurrent: int) -> i
 class Launch:
     """One attached run: its spec file, the wrapper OpenClaw starts, and the output file."""
 
-    def __init__(self, argv: list[str], session: str, *, run_id: str | None, ttl_ms: int):
+    def __init__(self, argv: list[str], session: str, *, run_id: str | None, ttl_ms: int,
+                 hold: bool = False):
         folder = runs_dir() / ".attach"
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
@@ -79,9 +83,12 @@ class Launch:
         self.spec_path = folder / f"{stem}.json"
         self.output_path = folder / f"{stem}.out"
         self.log_path = folder / f"{stem}.log"
+        self.grant_path = folder / f"{stem}.grant"
         self.session, self.run_id, self.ttl_ms = session, run_id, ttl_ms
         self.spec = {"argv": argv, "output": str(self.output_path), "session": session,
                      "run_id": run_id}
+        if hold:   # the child only hands the grant over and holds it (attached_runtime)
+            self.spec["hold"] = str(self.grant_path)
         _write_private(self.spec_path, json.dumps(self.spec))
         self.output_path.unlink(missing_ok=True)
         self.wrapper = _wrapper()
@@ -130,7 +137,7 @@ class Launch:
             return None
 
     def clean(self) -> None:
-        for path in (self.spec_path, self.output_path):
+        for path in (self.spec_path, self.output_path, self.grant_path):
             path.unlink(missing_ok=True)
 
 
@@ -186,6 +193,55 @@ def openclaw_cli() -> str:
     return cli
 
 
+# -- the Python API: a runtime over a grant held for a `with` block --------------------------------
+@contextlib.contextmanager
+def attached_runtime(session: str = "main", *, ttl_ms: int = 2 * GRANT_TTL_MIN_MS,
+                     start_timeout_s: float = 120.0):
+    """`with attached_runtime() as runtime:` - an OpenClawRuntime (Swarm collectors) over an
+    attach grant bound to `session`, held for the block and revoked when it ends; what `--attach`
+    does for a command. Pass it as RealAIParallelOrchestrator(runtime=...). The grant is minted
+    the same way (`openclaw attach --bin`), so its token never appears in a command line: our
+    program hands it over through a private file and holds the grant until this block closes
+    its stdin."""
+    from .mcp import McpToolCaller
+    from .runtime import OpenClawRuntime
+    cli = openclaw_cli()
+    job = Launch([], session, run_id=None, ttl_ms=ttl_ms, hold=True)
+    proc = subprocess.Popen(job.command(cli), env=job.environ(), stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        grant = _await_grant(job, proc, start_timeout_s)
+        job.grant_path.unlink(missing_ok=True)
+        yield OpenClawRuntime(McpToolCaller(grant["url"], grant["token"]), collection="collector",
+                              requester_session_key=session)
+    finally:
+        if proc.stdin:
+            proc.stdin.close()             # our program exits; OpenClaw revokes the grant
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+        job.clean()
+
+
+def _await_grant(job: Launch, proc: subprocess.Popen, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if job.grant_path.exists():
+            try:
+                return json.loads(job.grant_path.read_text(encoding="utf-8"))
+            except ValueError:
+                pass                       # being written
+        if proc.poll() is not None:
+            said = " ".join((proc.stderr.read() if proc.stderr else "").split())[-300:]
+            raise EnvironmentProblem(f"openclaw attach failed (exit {proc.returncode}): {said or 'no output'}",
+                                     field="attach", fix="run `python3 ai_orchestrator.py doctor`")
+        time.sleep(0.05)
+    proc.terminate()
+    raise EnvironmentProblem(f"openclaw attach gave no grant within {timeout_s:g}s", field="attach",
+                             fix="check the gateway (`openclaw status`) and run doctor")
+
+
 # -- the child: the command itself, on a runtime over the grant ----------------------------------
 def child_main(argv: list[str]) -> int:
     """`ai_orchestrator.py _attached --strict-mcp-config --mcp-config PATH` (as OpenClaw starts
@@ -200,6 +256,10 @@ def child_main(argv: list[str]) -> int:
         return 2
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     caller = McpToolCaller.from_grant(config, os.environ)
+    if spec.get("hold"):   # hand the grant to the Python process that asked, hold it till EOF
+        _write_private(Path(spec["hold"]), json.dumps({"url": caller.url, "token": os.environ[TOKEN_ENV]}))
+        sys.stdin.read()
+        return 0
     runtime = OpenClawRuntime(caller, collection="collector", requester_session_key=spec.get("session"))
     out_path = Path(spec["output"])
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -192,3 +192,18 @@ def _descends(pid: int, root: int) -> bool:
             return False
         pid = int(stat[stat.rfind(")") + 2:].split()[1])
     return False
+
+
+def test_python_api_holds_one_grant_for_a_with_block(attached, monkeypatch):
+    from ai_orchestrator import AgentTask, RealAIParallelOrchestrator, attached_runtime
+    for name, value in attached["env"].items():
+        monkeypatch.setenv(name, value)
+    gateway = attached["gateway"]
+    with attached_runtime() as runtime:
+        assert gateway.live_grants() == ["agent:main:main"]
+        orch = RealAIParallelOrchestrator(3, runtime=runtime)
+        results = orch.run_parallel([AgentTask("code_reviewer", "Review it", {"code": "x = 1"}),
+                                     AgentTask("security_reviewer", "Review it", {"code": "x = 1"})])
+    assert [r.status for r in results] == ["completed", "completed"] and orch.last_run.cost_usd > 0
+    assert gateway.live_grants() == []
+    assert not list((attached["home"] / "runs" / ".attach").glob("*.grant"))

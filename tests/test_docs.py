@@ -2,7 +2,7 @@
 
 - python: executed from the skill folder in a fresh process, `{baseDir}` replaced, with a
   runtime-injected `tools` module on the path (tests/shim, PARALLEL_AGENTS_SHIM=agents) whose
-  children play the agents;
+  children play the agents (`# needs: attach`: with the attach environment below too);
 - bash: executed with `set -euo pipefail`; a block containing `# needs: gateway` gets a fake
   OpenClaw gateway (tests/fake_gateway.py) and OPENCLAW_GATEWAY_URL/TOKEN; `# needs: attach`
   gets a fake gateway and a fake `openclaw` CLI on PATH (attached mode's grants); lines that run the
@@ -64,10 +64,11 @@ def test_every_block_is_a_checked_language():
 
 
 @pytest.mark.parametrize("doc,line,lang,code", [p for p in BLOCKS if p.values[2] == "python"])
-def test_python_block_runs(doc, line, lang, code, tmp_path):
+def test_python_block_runs(doc, line, lang, code, tmp_path, request):
     script = tmp_path / "block.py"
     script.write_text(code.replace("{baseDir}", str(REPO)), encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script)], cwd=REPO, env=_env(tmp_path / "home"),
+    extra = request.getfixturevalue("attach_env") if "# needs: attach" in code else {}
+    done = subprocess.run([sys.executable, str(script)], cwd=REPO, env=_env(tmp_path / "home", extra),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{doc}:{line} failed:\n{done.stdout}\n{done.stderr}"
 

@@ -210,3 +210,18 @@ def _attached_child(root: int) -> int | None:
         if b"_attached" in cmdline:
             return pid
     return None
+
+
+def test_python_api_attached_runtime_on_the_real_cli(attached_env, monkeypatch, tmp_path, nonce):
+    from ai_orchestrator import AgentTask, RealAIParallelOrchestrator, attached_runtime
+    for name, value in attached_env["env"].items():
+        monkeypatch.setenv(name, value)
+    task = AgentTask("security_reviewer", "Review it.\nSIM " + json.dumps({"tag": nonce,
+                     "reply": valid("security_reviewer")}), {"code": "x = 1"})
+    with attached_runtime() as runtime:
+        orch = RealAIParallelOrchestrator(2, runtime=runtime)
+        (result,) = orch.run_parallel([task])
+    assert result.status == "completed" and result.cost_usd > 0
+    spy = attached_env["spy"]
+    token = (spy / "tokens").read_text().split()[-1]
+    assert grant_answers(mcp_url(spy), token) in (401, 403)       # revoked when the block ended
