@@ -45,10 +45,12 @@ def build(n: int, concurrent: int, latency: float, agent: str):
     directive = "SIM " + json.dumps({"latency": latency, "reply": reply}, separators=(",", ":"))
     tasks = [AgentTask(agent, f"Benchmark task {i}: write one post.\n{directive}", task_id=f"t{i:05d}")
              for i in range(n)]
+    # validate_structured=False: OpenClaw checks structured output against the outputSchema in
+    # the gateway's process; in this one-thread harness it would be billed to the engine
     fake = FakeOpenClaw(directive_responder, max_children=max(5, concurrent),
                         lane_max_concurrent=max(8, concurrent),
                         swarm_max_concurrent=max(8, concurrent),
-                        max_children_per_group=max(50, concurrent))
+                        max_children_per_group=max(50, concurrent), validate_structured=False)
     runtime = OpenClawRuntime(fake)
     orch = RealAIParallelOrchestrator(max_concurrent=concurrent, runtime=runtime, registry=registry)
     return orch, tasks, fake

@@ -326,8 +326,13 @@ class FakeOpenClaw:
                  models: Iterable[str] | None = None, default_model: str = "fake/default",
                  agent_id: str = "main", tools: Iterable[str] = ALL_TOOLS,
                  requester_run_id: str | None = None, swarm_enabled: bool = True,
-                 run_timeout_unit_s: float = 1.0, collector_runs_start: bool = True):
+                 run_timeout_unit_s: float = 1.0, collector_runs_start: bool = True,
+                 validate_structured: bool = True):
         self.responder = responder or directive_responder
+        # OpenClaw checks a collector's structured_output against its outputSchema, in its own
+        # process. A benchmark that runs this fake in the engine's one thread may switch that
+        # off: it is the gateway's CPU, not the engine's (a reply is then taken as valid JSON).
+        self.validate_structured = validate_structured
         self.max_children = max_children
         self.lane_max_concurrent = lane_max_concurrent
         self.swarm_max_concurrent = swarm_max_concurrent
@@ -609,7 +614,8 @@ class FakeOpenClaw:
         result = run.reply.text if run.status == "done" else ""
         structured, schema_error = None, None
         if run.output_schema is not None and run.status == "done":
-            structured, schema_error = _structured(run.reply.text, run.output_schema)
+            structured, schema_error = _structured(run.reply.text, run.output_schema
+                                                   if self.validate_structured else None)
             if schema_error:
                 status = "failed"
         item = {"runId": run.run_id, "status": status, "result": result}
@@ -946,18 +952,33 @@ def _sanitize(message: dict) -> tuple[dict, bool]:
     return entry, truncated
 
 
+_VALIDATORS: dict[int, tuple[dict, object]] = {}   # id(schema) -> (schema, its validator)
+
+
+def _validator(schema: dict):
+    """One validator per output schema (schemas are long-lived definition objects): building one
+    resolves the schema's ids, which costs more than most validations."""
+    hit = _VALIDATORS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    import jsonschema
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    if len(_VALIDATORS) > 256:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
 def _structured(text: str, schema: dict) -> tuple[object | None, str | None]:
     """Stand-in for the child's structured_output tool call: the reply text is the payload."""
     try:
         value = json.loads(text)
     except (TypeError, ValueError):
         return None, "structured_output was not called"
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - jsonschema is a declared dependency
+    if schema is None:      # not checked here (FakeOpenClaw(validate_structured=False))
         return value, None
-    validator_cls = jsonschema.validators.validator_for(schema)
-    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
+    import jsonschema
+    error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(value))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         return None, f"structured_output rejected at {where}: {error.message}"

@@ -175,10 +175,15 @@ def collector_schema(schema: dict | None, output_format: str) -> dict:
     the agent's own schema for JSON (a plain object schema when it `$ref`s a document OpenClaw
     cannot resolve - our own validation still applies the real one), a string otherwise."""
     if output_format != "json" or not isinstance(schema, dict):
-        return {"type": "string"}
-    if '"$ref"' in json.dumps(schema):
-        return {"type": "object"}
-    return schema
+        return _STRING_SCHEMA
+    hit = _REFS.get(id(schema))
+    if hit is None or hit[0] is not schema:   # asked once per attempt: remember per schema
+        hit = _REFS[id(schema)] = (schema, '"$ref"' in json.dumps(schema))
+    return _OBJECT_SCHEMA if hit[1] else schema
+
+
+_STRING_SCHEMA, _OBJECT_SCHEMA = {"type": "string"}, {"type": "object"}
+_REFS: dict[int, tuple[dict, bool]] = {}
 
 
 def classify_refusal(status: str | None, error: str) -> str:
