@@ -21,31 +21,16 @@ work folder (the CLI's working directory, so errors show the names as typed).
 """
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from bad_input_case import REVIEW, RIGHT_TOKEN, RUN_TASKS, SIM, Case  # noqa: F401 (SIM, REVIEW: cases)
 from gateway_process import start
 from support import definition_text, free_port
-
-SIM = "--simulate"
-RUN_TASKS = ("run", "--tasks", "tasks.yaml", SIM)
-REVIEW = ("run", "--agent", "code_reviewer", "--task", "Review it", SIM)
-RIGHT_TOKEN = "right-token-for-the-fake"
-
-
-@dataclass(frozen=True)
-class Case:
-    args: tuple
-    code: int
-    says: tuple                      # fragments of the error line: file:line, field, what
-    files: dict = field(default_factory=dict)
-    env: dict = field(default_factory=dict)   # "{gateway}", "{denying}", "{closed}" filled in
-    json: bool = False               # also run with --json
-    journal: bool = False            # the run started, then the gateway stopped it
 
 
 def _laughs(levels: int = 8) -> str:
@@ -242,6 +227,15 @@ CASES = {
         ("(404)", "gateway.tools.allow", "resume"),
         env={"OPENCLAW_GATEWAY_URL": "{denying}", "OPENCLAW_GATEWAY_TOKEN": RIGHT_TOKEN}, journal=True),
 }
+
+
+# More cases live beside this file, one module per area (tests/bad_input_*.py, each with a CASES
+# dict of Case): merged here, so the harness below runs them all.
+for _module in sorted(Path(__file__).parent.glob("bad_input_*.py")):
+    if _module.stem != "bad_input_case":
+        _more = importlib.import_module(_module.stem).CASES
+        assert not set(_more) & set(CASES), f"{_module.name} repeats a case name"
+        CASES.update(_more)
 
 
 def test_the_corpus_is_large_and_varied():
