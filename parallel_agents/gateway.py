@@ -5,8 +5,10 @@ Request `{"tool", "args", "sessionKey"?}` with `Authorization: Bearer <token>`; 
 ToolError with a one-line fix (docs/gateway/tools-invoke-http-api.md, OpenClaw 2026.9.6):
 400 tool input error, 401 bad token, 403 blocked by policy, 404 tool not allowed (sessions_spawn
 is on the HTTP deny list until `gateway.tools.allow` lists it), 408/429/5xx and connection
-problems are retryable. The token never appears in an error, a log line or the journal.
-Transport, retry policy and redaction are httpcall.BearerJsonCaller's (shared with
+problems are retryable; a redirect is fatal and not followed (the token would go along). The
+token never appears in an error, a log line or the journal; neither does a `user:password@` in
+the URL, which is refused. Transport, its bounds (total deadline, 16 MB answers, Retry-After
+capped at 30 s), retry policy and redaction are httpcall.BearerJsonCaller's (shared with
 mcp.McpToolCaller, the attach-grant door).
 """
 from __future__ import annotations
@@ -15,7 +17,6 @@ import urllib.parse
 
 from .errors import EnvironmentProblem, ToolError
 from .httpcall import BearerJsonCaller, blocks_for, check_url, error_message
-from .toolcaller import unwrap_result
 
 URL_ENV, TOKEN_ENV = "OPENCLAW_GATEWAY_URL", "OPENCLAW_GATEWAY_TOKEN"
 SPAWN_ALLOW_FIX = ('add "sessions_spawn" to gateway.tools.allow in openclaw.json (OpenClaw\'s '
@@ -26,6 +27,8 @@ SPAWN_ALLOW_FIX = ('add "sessions_spawn" to gateway.tools.allow in openclaw.json
 class GatewayToolCaller(BearerJsonCaller):
     """Calls OpenClaw tools through a gateway's HTTP API."""
 
+    #: How runs reach OpenClaw through this caller (journaled: a run resumes through the same door).
+    door = "gateway"
     #: Swarm collector runs spawned over HTTP are accepted but never start on OpenClaw 2026.9.6:
     #: their launch is tied to the HTTP request that spawned them, which has ended (seen on a live
     #: gateway, tests/integration/test_gateway_live.py). So "auto" collection uses plain runs +
@@ -37,6 +40,8 @@ class GatewayToolCaller(BearerJsonCaller):
     parallel_calls = 8
 
     peer = "gateway"
+    secret_name = "gateway token"
+    redirect_fix = f"point {URL_ENV} (or --gateway) at the gateway itself"
     unreachable_fix = f"start it (`openclaw gateway run`) or fix {URL_ENV}"
     not_json_fix = f"check that {URL_ENV} points at an OpenClaw gateway"
     status_errors = {
@@ -83,9 +88,9 @@ class GatewayToolCaller(BearerJsonCaller):
 
     def _read(self, tool: str, payload) -> dict:
         if not isinstance(payload, dict) or payload.get("ok") is not True:
-            raise ToolError(self.redact(f"gateway error: {error_message(payload)}"), tool=tool,
+            raise ToolError(f"gateway error: {error_message(payload, self.redact)}", tool=tool,
                             fix="see the gateway log")
-        return unwrap_result(tool, payload.get("result"))
+        return self._unwrap(tool, payload.get("result"))
 
     def _status_error(self, tool: str, code: int, message: str, headers) -> ToolError:
         if code == 404:

@@ -44,6 +44,9 @@ dist/mcp-http-*.mjs, mcp-http.handlers-*.mjs, mcp-grant-store-*.mjs, attach-cli-
   "Gateway client authority closed before dispatching sessions.list." (the connection that
   minted the first grant has closed). Use collectors (agents_wait) through a grant.
 - A call that lasts over 15 s gets "\\n" keep-alive bytes before its JSON (HTTP 200 is sent first).
+  They fit the total deadline of an exchange (httpcall: timeout_s + blocks_for), which holds
+  here as over /tools/invoke, with the 16 MB answer cap and no redirects (the grant token would
+  go along: a 3xx is fatal).
 """
 from __future__ import annotations
 
@@ -55,8 +58,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import EnvironmentProblem, ToolError
-from .httpcall import BearerJsonCaller, blocks_for, check_url
-from .toolcaller import unwrap_result
+from .httpcall import BearerJsonCaller, blocks_for, check_url, shorten
 
 __all__ = ["McpToolCaller", "TOKEN_ENV", "PROTOCOL_VERSION"]
 
@@ -74,12 +76,16 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 class McpToolCaller(BearerJsonCaller):
     """Calls OpenClaw tools through an attach grant's MCP endpoint (see the module docstring)."""
 
+    #: How runs reach OpenClaw through this caller (journaled: a run resumes through the same door).
+    door = "attach"
     #: Collectors spawned through a grant run (seen live); agents_wait returns their results.
     collector_runs_start = True
     #: The MCP loopback server serves concurrent POSTs.
     parallel_calls = 8
 
     peer = "MCP endpoint"
+    secret_name = "grant token"
+    redirect_fix = "use the `url` of the grant's .mcp.json as it is"
     unreachable_fix = ("is the gateway running? The endpoint's port changes when the gateway "
                        "restarts: " + GRANT_FIX)
     not_json_fix = "check that the URL is the `url` of the grant's .mcp.json"
@@ -185,11 +191,11 @@ class McpToolCaller(BearerJsonCaller):
                             fix=self.not_json_fix)
         error = answer.get("error")
         if isinstance(error, dict):
-            code, message = error.get("code"), self.redact(str(error.get("message")))
+            code = error.get("code")
             retryable = code in _RETRYABLE_RPC
-            raise ToolError(f"JSON-RPC error {code}: {message}", tool=tool, retryable=retryable,
-                            fix="it is retried; if it persists, see the gateway log" if retryable
-                            else BUG_FIX)
+            fix = "it is retried; if it persists, see the gateway log" if retryable else BUG_FIX
+            raise ToolError(self.said(f"JSON-RPC error {code}: {error.get('message')}"), tool=tool,
+                            retryable=retryable, fix=fix)
         return answer.get("result")
 
     def _tool_result(self, tool: str, result) -> dict:
@@ -199,7 +205,7 @@ class McpToolCaller(BearerJsonCaller):
         if not isinstance(content, list):
             raise ToolError("tools/call answered without content", tool=tool, fix=self.not_json_fix)
         try:
-            return unwrap_result(tool, {"content": content})
+            return self._unwrap(tool, {"content": content})
         except ToolError:
             if result.get("isError") is not True:
                 raise
@@ -208,19 +214,20 @@ class McpToolCaller(BearerJsonCaller):
         raise self._thrown(tool, self.redact(text))
 
     def _thrown(self, tool: str, text: str) -> ToolError:
-        """The ToolError for a tool that threw (isError with a plain text)."""
+        """The ToolError for a tool that threw (isError with a plain text, already redacted)."""
+        said = shorten(text)
         if text.startswith("Tool not available"):
             self.missing.add(tool)
-            return ToolError(f"the grant does not offer {tool}: {text}", tool=tool,
+            return ToolError(f"the grant does not offer {tool}: {said}", tool=tool,
                              fatal=tool == "sessions_spawn",
                              fix="check the tool name against tools/list (McpToolCaller.list_tools)")
         if text == "Tool call authorization expired":
-            return ToolError(f"the grant was refused mid-call: {text}", tool=tool, fatal=True, fix=GRANT_FIX)
+            return ToolError(f"the grant was refused mid-call: {said}", tool=tool, fatal=True, fix=GRANT_FIX)
         if text.startswith(HISTORY_DEFECT):
-            return ToolError(f"{tool} does not work through an attach grant: {text}", tool=tool,
+            return ToolError(f"{tool} does not work through an attach grant: {said}", tool=tool,
                              fix="an OpenClaw 2026.9.6 defect: collect results with agents_wait "
                                  "(collect: true) instead")
-        return ToolError(f"tool input error: {text}", tool=tool, fix=BUG_FIX)
+        return ToolError(f"tool input error: {said}", tool=tool, fix=BUG_FIX)
 
 
 def _object(result) -> dict:
