@@ -102,16 +102,17 @@ def cmd_plan(args, out) -> int:
         settings = plan_settings(config, prompts=args.prompts)
         plan = HostPlan.create(tasks, registry, config, collect=args.collect,
                                prompts=settings.prompts, window=settings.window,
-                               unusable=settings.unusable)
-    plan.notes[:0] = settings.notes
-    return _answer(plan, plan.next_spawns(), args, out)
+                               unusable=settings.unusable)           # holds the plan's lock
+    with plan:
+        plan.notes[:0] = settings.notes
+        return _answer(plan, plan.next_spawns(), args, out)
 
 
-def _load_plan(plan_id, registry, config):
+def _load_plan(plan_id, registry, config, *, hold: bool = False):
     from .errors import InputError
     from .hostmode import HostPlan
     try:
-        return HostPlan.load(plan_id, registry, config)
+        return HostPlan.load(plan_id, registry, config, hold=hold)
     except InputError as exc:  # the journal speaks of run ids; here it is the --plan argument
         problem = exc.problems[0]
         if problem.field != "run_id" and "no journal" not in problem.message:
@@ -121,52 +122,96 @@ def _load_plan(plan_id, registry, config):
 
 
 def cmd_check(args, out) -> int:
+    """All or nothing: every input is read and matched to the plan's spawns before anything is
+    recorded, so a bad input (named in the error) leaves the plan as it was; the plan's lock is
+    held throughout, so two checks at once record each reply once."""
+    from .errors import InputError
+    registry, config = _deps()
+    with _load_plan(args.plan, registry, config, hold=True) as plan:
+        if args.error and not args.refused:
+            raise InputError("--error goes with --refused LABEL", field="--error",
+                             fix="add --refused LABEL (the label of the refused spawn)")
+        refused, work, pasted = _understand(plan, args)   # raises before anything is recorded
+        handled = []
+        for label, s in refused:
+            step = plan.refuse(label, args.error or "refused (no error text given)")
+            handled.append({"source": "--refused", "task_id": s.task.task_id, "label": label,
+                            "step": step})
+        for source, kind, item in work:
+            if kind == "refusal":
+                s, error = item
+                label = s.open["label"] if s.open else None
+                step = plan.refuse(label, error) if label else "ignored: no spawn of this task is open"
+                handled.append({"source": source, "task_id": s.task.task_id, "label": label,
+                                "step": step})
+                continue
+            label, reply, s = item
+            step = plan.record(s, reply, label=label) if s is not None else IGNORED_FOREIGN
+            handled.append({"source": source, "task_id": s.task.task_id if s else None,
+                            "label": label, "step": step})
+        owed: set[str] = {label for label in args.refused if label in plan.open_labels()}
+        running: set[str] = set()
+        extra: dict = {"checked": handled}
+        if pasted:   # what was passed is the news; every spawn still open may still be owed
+            owed.update(plan.open_labels())
+        elif plan.open_labels():
+            running, gateway_problem = _read_gateway(plan, handled, owed)
+            if gateway_problem is not None:
+                if not args.refused:
+                    raise gateway_problem
+                extra["gateway"] = str(gateway_problem)
+        return _answer(plan, plan.next_spawns(owed=owed), args, out, running=running, extra=extra)
+
+
+#: The step of a child whose label this plan never listed (another plan's, or the host's own).
+IGNORED_FOREIGN = "ignored: not a spawn of this plan"
+
+
+def _understand(plan, args):
+    """Read every input and match it to the plan, recording nothing: ([(label, task)] of
+    --refused, [(source, "refusal" | "reply", item)], whether any child result was passed).
+    An input that cannot be used is an InputError naming it."""
     from . import yamlio
     from .errors import InputError
     from .hostinput import read_replies, refusal_in
-    registry, config = _deps()
-    plan = _load_plan(args.plan, registry, config)
-    if args.error and not args.refused:
-        raise InputError("--error goes with --refused LABEL", field="--error",
-                         fix="add --refused LABEL (the label of the refused spawn)")
+    refused = []
+    for label in args.refused:
+        s = plan.find(label)
+        if s is None:
+            raise InputError(f"plan {plan.plan_id} never listed a spawn labelled {label!r}",
+                             field="--refused", fix="pass the label of the refused spawn exactly "
+                                                    "as `plan` or `check` listed it")
+        refused.append((label, s))
     texts = [(str(p), yamlio.read_text(p, shown=str(p), max_bytes=10 << 20)) for p in args.replies]
     if not texts and not sys.stdin.isatty():
-        texts = [("stdin", sys.stdin.read())]
+        texts = [("stdin", yamlio.read_stdin(max_bytes=10 << 20))]
     texts = [(source, text) for source, text in texts if text.strip()]
-    handled = []
-    owed: set[str] = set()
-    pasted = False
-    for label in args.refused:
-        step = plan.refuse(label, args.error or "refused (no error text given)")
-        handled.append({"source": "--refused", "task_id": plan.match(label, None).task.task_id,
-                        "label": label, "step": step})
+    work, pasted = [], False
     for source, text in texts:
-        error = refusal_in(text)
-        if error is not None and args.task:
-            s = plan.match(None, args.task)
-            label = s.open["label"] if s.open else None
-            step = plan.refuse(label, error) if label else "ignored: no spawn of this task is open"
-            handled.append({"source": source, "task_id": args.task, "label": label, "step": step})
-            continue
-        pairs = read_replies(text, task_id=args.task)
-        pasted = pasted or bool(pairs)
-        for label, reply in pairs:
-            state = plan.match(label, args.task)
-            step = plan.record(state, reply, label=label)
-            handled.append({"source": source, "task_id": state.task.task_id, "label": label,
-                            "step": step})
-    owed.update(label for label in args.refused if label in plan.open_labels())
-    running: set[str] = set()
-    extra: dict = {"checked": handled}
-    if pasted:   # what was passed is the news; every spawn still open may still be owed
-        owed.update(plan.open_labels())
-    elif plan.open_labels():
-        running, gateway_problem = _read_gateway(plan, handled, owed)
-        if gateway_problem is not None:
-            if not args.refused:
-                raise gateway_problem
-            extra["gateway"] = str(gateway_problem)
-    return _answer(plan, plan.next_spawns(owed=owed), args, out, running=running, extra=extra)
+        try:
+            error = refusal_in(text)
+            if error is not None and args.task:
+                work.append((source, "refusal", (plan.match(None, args.task), error)))
+                continue
+            pairs = read_replies(text, task_id=args.task)
+            pasted = pasted or bool(pairs)
+            for label, reply in pairs:
+                s = plan.match(label, args.task) if args.task else plan.find(label)
+                work.append((source, "reply", (label, reply, s)))
+        except InputError as exc:
+            raise _naming(exc, source, several=len(texts) > 1) from None
+    return refused, work, pasted
+
+
+def _naming(exc, source: str, *, several: bool):
+    """The error of one input, naming it (a file, or stdin) and saying nothing was recorded."""
+    from dataclasses import replace
+    nothing = "nothing was recorded: pass every input again once this one is fixed" if several \
+        else "nothing was recorded"
+    exc.problems = [replace(p, file=p.file or source,
+                            fix=f"{p.fix}; {nothing}" if p.fix else nothing) for p in exc.problems]
+    exc.args = (str(exc.problems[0]),)
+    return exc
 
 
 def _read_gateway(plan, handled: list, owed: set):

@@ -8,8 +8,10 @@ the host agent can call the tool directly. So:
    child at a prompt file beside the journal (`prompts: file`, the default), so the host does not
    write out a 2-10 KB prompt per task as its own (expensive) output; where children cannot read
    host files (`tools.fs.workspaceOnly`, sandboxed agents) the prompt goes inline. The `label`
-   (`TASK#N@PLAN`) is the child's title in everything OpenClaw shows the host: no `taskName`, as
-   OpenClaw titles a child `taskName || label || task`.
+   (`TASK#N@TAG`, TAG: 6 hex digits of the plan id's hash, runtime.attempt_label) is the child's
+   title in everything OpenClaw shows the host: no `taskName`, as OpenClaw titles a child
+   `taskName || label || task`. The tag keeps plans apart: two plans with a task `api` label
+   their spawns differently, and a child whose label a plan never listed is not that plan's.
 2. The host spawns them in one turn and waits with `sessions_yield`; OpenClaw wakes it with one
    message once every child has settled.
 3. `check` learns each child's outcome - by reading the local gateway itself (hostread.py: no
@@ -18,7 +20,11 @@ the host agent can call the tool directly. So:
    its agent's schema, and answers with the results so far and every spawn still owed: a re-ask
    with the validation errors, the next tier, tasks whose dependencies just completed, and spawns
    listed before that the gateway has not seen. `check` is idempotent: a reply already recorded,
-   or a reply to an attempt that is not open, is ignored.
+   a reply to an attempt that is not open, or a child of another plan, is ignored. It is all or
+   nothing: every input is read and understood before anything is recorded.
+
+`plan` and `check` hold the plan's lock (locks.py) while they read and write its journal, so
+two checks at once record each reply once: the second waits, then sees the first's records.
 
 A refused spawn is reported with `check --refused LABEL --error TEXT`: a model the gateway does
 not know moves every spawn of that model to the gateway's default model (said once); back-pressure
@@ -38,9 +44,10 @@ from .definitions import schema_registry
 from .errors import InputError
 from .journal import Journal, read_records
 from .ladder import Ladder
+from .locks import JournalLock
 from .prompts import build_prompt
 from .registry import Registry
-from .runtime import attempt_label, classify_refusal
+from .runtime import attempt_label, classify_refusal, run_tag
 from .taskcheck import prepare_tasks
 from .tasks import AgentTask
 
@@ -113,6 +120,7 @@ class HostPlan:
             for i, t in enumerate(tasks)}
         self._by_label: dict[str, _Task] = {}
         self.started_at: float | None = None
+        self.lock: JournalLock | None = None     # held by plan/check until release()
 
     # -- journal ---------------------------------------------------------------------------------
     @classmethod
@@ -123,16 +131,52 @@ class HostPlan:
                    collect=collect, prompts=prompts, window=window)   # bad tasks raise here
         plan.journal = _new_plan_journal(runs_folder)                  # nothing written before
         plan.plan_id = plan.journal.run_id
-        plan.journal.write("run_started", mode="host", collect=collect, prompts=prompts,
-                           window=plan.window, tasks=[t.to_dict() for t in tasks])
-        plan.started_at = time.time()
-        for model, reason in (unusable or {}).items():
-            plan.mark_unusable(model, reason)
+        plan.lock = JournalLock(plan.journal.path, kind="plan", command="plan").acquire()
+        try:
+            plan.journal.write("run_started", mode="host", collect=collect, prompts=prompts,
+                               window=plan.window, tasks=[t.to_dict() for t in tasks])
+            plan.started_at = time.time()
+            for model, reason in (unusable or {}).items():
+                plan.mark_unusable(model, reason)
+        except BaseException:
+            plan.release()
+            raise
         return plan
 
     @classmethod
-    def load(cls, plan_id: str, registry: Registry, config: Config, *, runs_folder=None) -> "HostPlan":
+    def load(cls, plan_id: str, registry: Registry, config: Config, *, runs_folder=None,
+             hold: bool = False, command: str = "check") -> "HostPlan":
+        """The plan as its journal has it. hold: take the plan's lock first and keep it until
+        release() (or the end of a `with plan:` block): for a command that writes."""
         journal = Journal(plan_id, runs_folder)
+        if not hold:
+            return cls._load(plan_id, registry, config, journal)
+        if not journal.path.exists():       # said by read_records; no lock file for no plan
+            read_records(journal.path)
+        lock = JournalLock(journal.path, kind="plan", command=command).acquire()
+        try:
+            plan = cls._load(plan_id, registry, config, journal)
+        except BaseException:
+            lock.release()
+            raise
+        plan.lock = lock
+        return plan
+
+    def release(self) -> None:
+        """Close the journal and let the next command have the plan."""
+        self.journal.close()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def __enter__(self) -> "HostPlan":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    @classmethod
+    def _load(cls, plan_id: str, registry: Registry, config: Config, journal: Journal) -> "HostPlan":
         records = read_records(journal.path)
         start = next((r for r in records if r["type"] == "run_started"), None)
         if start is None or start.get("mode") != "host":
@@ -299,19 +343,24 @@ class HostPlan:
         return [s.open["label"] for s in self.tasks.values() if s.open is not None]
 
     # -- checking ------------------------------------------------------------------------------
+    def find(self, label: str | None) -> _Task | None:
+        """The task of a spawn this plan listed with this label; None for any other label (a
+        child of another plan, or one the host spawned on its own)."""
+        return self._by_label.get(label.strip()) if label else None
+
     def match(self, label: str | None, task_id: str | None) -> _Task:
         if task_id:
             if task_id not in self.tasks:
                 raise InputError(f"plan {self.plan_id} has no task {task_id!r}", field="--task",
                                  fix="use a task_id from the plan: " + ", ".join(self.order[:8]))
             return self.tasks[task_id]
-        if label:
-            state = self._by_label.get(label.strip())
-            if state is not None:
-                return state
+        state = self.find(label)
+        if state is not None:
+            return state
         raise InputError(f"plan {self.plan_id} never listed a spawn labelled {label!r}",
                          field="--task", fix="pass --task TASK_ID with this reply, or check the "
-                                             "plan id (each plan labels its spawns TASK#N@PLAN)")
+                                             "plan id (each plan labels its spawns TASK#N@TAG, "
+                                             f"TAG {run_tag(self.plan_id)} for this one)")
 
     def record(self, s: _Task, reply: outputs.Reply, *, label: str | None = None,
                tokens: int | None = None) -> str:
