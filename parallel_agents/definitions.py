@@ -16,6 +16,11 @@ from .deps import require
 from .errors import DefinitionError, Problem, schema_fix
 from .paths import DEFINITION_SCHEMA, display
 
+# Bump when check_definition starts refusing what it accepted before (2: output_schema $refs
+# must stay inside the schema or point at the definition schema; depth is capped), so that a
+# cache of definitions found valid earlier (registry._ValidationCache) is not trusted past it.
+CHECKS_VERSION = 2
+
 FIELDS = ("name", "aliases", "category", "description", "system_prompt", "output_format",
           "output_schema", "tier", "timeout_seconds")
 
@@ -109,9 +114,66 @@ def _schema_problems(data, shown: str, text: str | None) -> list[Problem]:
     return problems
 
 
+_REF_KEYS = ("$ref", "$dynamicRef")
+_DATA_KEYS = ("const", "enum", "examples", "default")  # values, not schemas: no refs in there
+_NAME_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_REF_FIX = ("point $ref at a part of output_schema (#/$defs/NAME) or at the agent definition "
+            "schema (urn:parallel-agents:agent-definition); other files and URLs are never "
+            "fetched: copy what you need into output_schema's $defs")
+
+
+def _ref_problems(schema: dict, shown: str, text: str | None) -> list[Problem]:
+    """Every `$ref` of an output schema must resolve without fetching anything: to a part of
+    the schema itself (`#...`), or to the definition schema (its $id, which agent_creator's and
+    agent_refiner's outputs use). A URL or another file passes check_schema but would fail (or
+    be fetched) the first time a reply is validated. Walked with a stack: no recursion."""
+    referencing = require("referencing")
+    from referencing.jsonschema import DRAFT202012
+    own_id = definition_schema()["$id"]
+    registry = schema_registry()
+    root = registry.resolver_with_root(DRAFT202012.create_resource(schema))
+    problems: list[Problem] = []
+    stack = [(schema, ["output_schema"], root, False)]  # names: a mapping of names to schemas
+    while stack:
+        node, path, resolver, names = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, path + [i], resolver, False) for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        if names:  # `properties` and the like: every value is a schema, whatever its name
+            stack.extend((value, path + [key], resolver, False) for key, value in node.items())
+            continue
+        if len(path) > 1 and isinstance(node.get("$id"), str):  # a resource of its own
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+        for key in _REF_KEYS:
+            ref = node.get(key)
+            if not isinstance(ref, str):
+                continue
+            # the field is the (sub)schema holding the reference
+            line = yamlio.node_at(text, path) if text else None
+            if not (ref.startswith("#") or ref == own_id or ref.startswith(own_id + "#")):
+                problems.append(Problem(
+                    f"unresolvable reference: {key} {ref[:100]!r} points outside the definition "
+                    "(it is never fetched)", shown, line, "/".join(map(str, path)), _REF_FIX))
+                continue
+            try:
+                resolver.lookup(ref)
+            except referencing.exceptions.Unresolvable:
+                problems.append(Problem(f"unresolvable reference: {key} {ref[:100]!r} points at "
+                                        "nothing", shown, line, "/".join(map(str, path)), _REF_FIX))
+        stack.extend((value, path + [key], resolver, key in _NAME_MAPS)
+                     for key, value in reversed(node.items())
+                     if key not in _DATA_KEYS and isinstance(value, (dict, list)))
+    return problems
+
+
 def _output_schema_problems(schema: dict, shown: str, text: str | None) -> list[Problem]:
     jsonschema = require("jsonschema")
     line = yamlio.node_at(text, ["output_schema"]) if text else None
+    if yamlio.depth_of(schema) > yamlio.MAX_DEPTH:  # defined in Python: YAML is capped already
+        return [Problem(f"nested more than {yamlio.MAX_DEPTH} levels deep", shown, line,
+                        "output_schema", "flatten it, e.g. with $defs and #/$defs/NAME refs")]
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -119,6 +181,9 @@ def _output_schema_problems(schema: dict, shown: str, text: str | None) -> list[
         return [Problem(f"not a valid JSON Schema: {exc.message[:140]}", shown,
                         yamlio.node_at(text, ["output_schema", *exc.absolute_path]) if text else line,
                         where, "fix it to follow JSON Schema draft 2020-12")]
+    problems = _ref_problems(schema, shown, text)
+    if problems:
+        return problems
     try:  # every $ref must resolve, or validating a reply would crash later
         validator = jsonschema.Draft202012Validator(schema, registry=schema_registry())
         validator.is_valid({})

@@ -200,12 +200,15 @@ def _swap(target: Path, stage: Path) -> Path:
 
 
 def _flatten(data, prefix=()) -> dict[tuple, object]:
-    """{key path: value} for the leaves of nested mappings (lists are leaves)."""
-    if not isinstance(data, dict) or not data:
-        return {prefix: data} if prefix else {}
-    out = {}
-    for key, value in data.items():
-        out.update(_flatten(value, prefix + (str(key),)))
+    """{key path: value} for the leaves of nested mappings (lists are leaves). Without
+    recursion: a manifest's shipped_config comes from a zip."""
+    out, stack = {}, [(prefix, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict) and value:
+            stack.extend((path + (str(k),), v) for k, v in reversed(list(value.items())))
+        elif path:
+            out[path] = value
     return out
 
 
@@ -366,12 +369,22 @@ def _manifest_of(folder: Path) -> dict:
         return {"files": [], "shipped_config": {}}
 
 
+def _installed_version(target: Path, manifest: dict | None) -> str:
+    """The installed code's own version; its manifest's only when the code has none."""
+    try:
+        return read_version(target)
+    except PackageError:
+        if manifest is None:
+            raise
+        return manifest["version"]
+
+
 def upgrade(zip_path, target=None, force: bool = False) -> dict:
     """Replace the installed skill with the release in `zip_path`, keeping in-place edits."""
     target = _resolve(target)
     _installed(target)
     old_manifest = read_manifest(target)
-    old_version = old_manifest["version"] if old_manifest else read_version(target)
+    old_version = _installed_version(target, old_manifest)
     package = read_package(Path(zip_path))
     if version_key(package.version) < version_key(old_version) and not force:
         raise InputError(f"{package.version} is older than the installed {old_version}",

@@ -56,6 +56,11 @@ def _loads(text: str):
         value, end = _DECODER.raw_decode(text)
     except RecursionError:
         raise _Refused("JSON is nested too deeply to read") from None
+    except (json.JSONDecodeError, _Refused):
+        raise
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise _Refused("a number in the JSON has more digits than Python reads (4300); send "
+                       "it as a string") from None
     if text[end:].strip():
         raise json.JSONDecodeError("Extra data", text, end)
     return value

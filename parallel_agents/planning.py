@@ -87,26 +87,9 @@ def plan_problems(plan, registry, *, max_tasks: int, allowed: set[str] | None = 
 
 
 def _cycles(graph: dict) -> list[str]:
-    state: dict = {}
-
-    def visit(node, path):
-        if state.get(node) == 2:
-            return None
-        if state.get(node) == 1:
-            return path[path.index(node):] + [node]
-        state[node] = 1
-        for dep in graph[node]:
-            cycle = visit(dep, path + [node])
-            if cycle:
-                return cycle
-        state[node] = 2
-        return None
-
-    for node in graph:
-        cycle = visit(node, [])
-        if cycle:
-            return ["depends_on has a cycle: " + " -> ".join(cycle)]
-    return []
+    from .graph import find_cycle   # iterative: a plan's ring of any length is one line
+    cycle = find_cycle(graph)
+    return ["depends_on has a cycle: " + " -> ".join(cycle)] if cycle else []
 
 
 def plan_tasks(plan: dict, registry) -> list:

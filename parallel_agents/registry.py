@@ -23,7 +23,10 @@ class _ValidationCache:
 
     def __init__(self, path: Path):
         self.path = path
-        self.schema_tag = hashlib.sha256(DEFINITION_SCHEMA.read_bytes()).hexdigest()[:16]
+        # what a cached "valid" stands for: this definition schema, checked by these checks
+        from .definitions import CHECKS_VERSION
+        self.schema_tag = hashlib.sha256(DEFINITION_SCHEMA.read_bytes()
+                                         + f"checks {CHECKS_VERSION}".encode()).hexdigest()[:16]
         self.known: set[str] = set()
         self.dirty = False
         try:

@@ -34,14 +34,18 @@ def _string(name: str, schema: dict, seed: int) -> str:
     return value[:hi] if hi else value
 
 
-def sample(schema: dict, registry=None, *, name: str = "value", seed: int = 0, depth: int = 0):
-    """A value that validates against `schema` (for the schemas our agents use)."""
+def sample(schema: dict, registry=None, *, name: str = "value", seed: int = 0, depth: int = 0,
+           root: dict | None = None):
+    """A value that validates against `schema` (for the schemas our agents use). `$ref`s point at
+    the definition schema, at the registry, or inside the schema itself (`#/$defs/...`)."""
+    root = schema if root is None else root
     if schema.get("$ref") == DEFINITION_ID:
         return agent_definition_sample(f"sim_agent_{seed % 1000}", "")
-    if "$ref" in schema and registry is not None:
-        target = registry.contents(schema["$ref"])
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and (ref.startswith("#") or registry is not None) and depth < 8:
+        target = _pointer(root, ref[1:]) if ref.startswith("#") else registry.contents(ref)
         return sample({**target, **{k: v for k, v in schema.items() if k != "$ref"}},
-                      registry, name=name, seed=seed, depth=depth)
+                      registry, name=name, seed=seed, depth=depth + 1, root=root)
     if "const" in schema:
         return schema["const"]
     if "enum" in schema:
@@ -52,12 +56,12 @@ def sample(schema: dict, registry=None, *, name: str = "value", seed: int = 0, d
     if kind == "object" or (kind is None and "properties" in schema):
         props = schema.get("properties", {})
         keys = list(schema.get("required", [])) or list(props)[:3]
-        return {k: sample(props.get(k, {}), registry, name=k, seed=seed + i, depth=depth + 1)
+        return {k: sample(props.get(k, {}), registry, name=k, seed=seed + i, depth=depth + 1, root=root)
                 for i, k in enumerate(keys) if depth < 8}
     if kind == "array":
         count = max(schema.get("minItems", 0), min(2, schema.get("maxItems", 2)))
         items = schema.get("items", {})
-        values = [sample(items, registry, name=name, seed=seed + i, depth=depth + 1)
+        values = [sample(items, registry, name=name, seed=seed + i, depth=depth + 1, root=root)
                   for i in range(count)]
         if schema.get("uniqueItems") and len(set(map(str, values))) < len(values):
             values = values[:1]
@@ -73,6 +77,15 @@ def sample(schema: dict, registry=None, *, name: str = "value", seed: int = 0, d
     if kind == "string" or kind is None:
         return _string(name, schema, seed)
     return None
+
+
+def _pointer(root: dict, pointer: str) -> dict:
+    """The sub-schema at a JSON pointer ("/$defs/item") in `root`; {} when it is not there
+    (`validate` refuses such a schema; a simulated reply need not fail on it)."""
+    node = root
+    for part in [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/") if p]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
 
 
 def lo_default(schema: dict):

@@ -2,9 +2,11 @@
 problem rather than stopping at the first."""
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import yamlio
 from .definitions import AgentDefinition, check_definition, read_definition_file
 from .errors import ParallelAgentsError, Problem
 from .paths import SHIPPED_AGENTS, display, overlay_agents, user_config
@@ -31,11 +33,17 @@ class Report:
 
 
 def _expand(paths: list[Path], report: Report) -> list[Path]:
+    """The files to check: each file named, and the *.yaml regular files in each folder named.
+    A path that is neither a folder nor a regular file (a FIFO, a device, a socket) is a usage
+    error: InputError, exit 2 (reading it could block or never end)."""
     files = []
     for path in paths:
         if path.is_dir():
             files += sorted(p for p in path.rglob("*.yaml") if p.is_file())
         elif path.exists():
+            mode = path.stat().st_mode
+            if not stat.S_ISREG(mode):
+                raise yamlio.not_regular(mode, str(path))
             files.append(path)
         else:
             report.problems.append(Problem("no such file or folder", str(path),
