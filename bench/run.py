@@ -3,7 +3,8 @@
 
     python3 bench/run.py                   # full run; rewrites BENCHMARKS.md at the repo root
     python3 bench/run.py --quick           # tiny sizes, a few runs: checks the benches still work
-    python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | attached | ladder | host);
+    python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | attached | ladder | host |
+                                           # taskfile);
                                            # may be repeated
 
 Benchmarks:
@@ -25,6 +26,9 @@ Benchmarks:
 - host: host cost (bench/host_cost.py), in a fresh process: the bytes a host agent following
   SKILL.md writes per task, the loop before and after prompt files and check reading the
   gateway. Deterministic; no timing.
+- taskfile: task files at scale (bench/taskfile_bench.py): `plan --tasks FILE --json` and the
+  task-file load alone for 400, 1,200 and 5,000 tasks, in fresh processes. Headline: the
+  5,000-task plan's wall time (goal < 3 s), and ms per task staying flat as N grows.
 
 Ratios, not absolute times, are the headline: absolute times depend on the machine. A partial
 run (--quick or --only) does not rewrite BENCHMARKS.md unless --output is given. Hand-written
@@ -51,7 +55,7 @@ sys.path.insert(0, str(BENCH))
 import coldstart  # noqa: E402
 from tables import md_table, text_table  # noqa: E402
 
-BENCHMARKS = ("fanout", "coldstart", "gateway", "attached", "ladder", "host")
+BENCHMARKS = ("fanout", "coldstart", "gateway", "attached", "ladder", "host", "taskfile")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
 
 GOAL_RATIO = 1.05             # at N=1000, C=50
@@ -152,6 +156,19 @@ def run_host_cost() -> dict:
                               env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise RuntimeError(f"host cost failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- task files at scale -------------------------------------------------------------------------
+def run_taskfile(quick: bool) -> dict:
+    """bench/taskfile_bench.py in a fresh process (it starts a fresh process per measurement,
+    each with a temp PARALLEL_AGENTS_HOME); its rows and goals."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "PARALLEL_AGENTS_"))}
+    proc = subprocess.run([sys.executable, str(BENCH / "taskfile_bench.py"), "--json",
+                           *(["--quick"] if quick else [])],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"taskfile bench failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -276,7 +293,8 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                 + (gateway_goals(results["gateway"]) if "gateway" in results else [])
                 + (_attached_goals(results["attached"]) if "attached" in results else [])
                 + (ladder_goals(results["ladder"]) if "ladder" in results else [])
-                + (results["host"]["goals"] if "host" in results else [])]
+                + (results["host"]["goals"] if "host" in results else [])
+                + (results["taskfile"]["goals"] if "taskfile" in results else [])]
     if headline:
         lines += ["Headline (goals from the issue):", ""] + headline + [""]
     if "fanout" in results:
@@ -347,6 +365,12 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                   host_cost.__doc__.split("\n\n", 2)[2].strip(), "",
                   md_table(host_cost.table(results["host"]["rows"])), ""]
         lines += [f"- {goal}" for goal in results["host"]["goals"]] + [""]
+    if "taskfile" in results:
+        import taskfile_bench
+        lines += ["## Task files at scale (plan --tasks)", "",
+                  " ".join(taskfile_bench.__doc__.split("\n\n", 2)[2].split()), "",
+                  md_table(taskfile_bench.table(results["taskfile"]["rows"])), ""]
+        lines += [f"- {goal}" for goal in results["taskfile"]["goals"]] + [""]
     lines += [NOTES_MARKER, ""]
     if notes:
         lines.append(notes.strip("\n"))
@@ -389,7 +413,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes and few runs (N=20, 1 repeat, 3 cold-start runs)")
     p.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                   help="run only this benchmark (fanout | coldstart | gateway | attached | ladder | host); "
+                   help="run only this benchmark (fanout | coldstart | gateway | attached | ladder | host "
+                        "| taskfile); "
                         "may be repeated")
     p.add_argument("--sizes", type=_ints, default=None, help="fan-out N values, e.g. 100,1000")
     p.add_argument("--concurrency", type=_ints, default=None, help="max_concurrent values, e.g. 8,50")
@@ -440,6 +465,10 @@ def main(argv=None) -> int:
     if "host" in selected:
         log("host: bytes a host writes per task, examples/tasks.yaml and a 5-agent team")
         results["host"] = run_host_cost()
+    if "taskfile" in selected:
+        log("taskfile: plan --tasks and the load alone, " + ("100 and 400 tasks" if args.quick
+            else "400, 1,200 and 5,000 tasks") + ", fresh processes")
+        results["taskfile"] = run_taskfile(args.quick)
     try:
         info["load_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
@@ -480,6 +509,12 @@ def main(argv=None) -> int:
         print("\nHost cost: bytes a host following SKILL.md writes per task")
         print(text_table(host_cost.table(results["host"]["rows"])))
         for goal in results["host"]["goals"]:
+            print("- " + goal)
+    if "taskfile" in results:
+        import taskfile_bench
+        print("\nTask files at scale: plan --tasks FILE and the load alone (fresh processes, medians)")
+        print(text_table(taskfile_bench.table(results["taskfile"]["rows"])))
+        for goal in results["taskfile"]["goals"]:
             print("- " + goal)
     if args.json:
         print(json.dumps({"machine": info, "results": results}, indent=1))

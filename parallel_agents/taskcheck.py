@@ -6,6 +6,8 @@ that read the tasks from a file can point at the file, line and key (see cli_run
 from __future__ import annotations
 
 import json
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from .errors import InputError
@@ -15,6 +17,8 @@ from .prompts import build_prompt
 from .tasks import OUTPUT_FORMATS, AgentTask
 
 MAX_TASK_ID = 200
+MAX_TIMEOUT_SECONDS = 86_400  # 24 h: OpenClaw's runTimeoutSeconds is a whole number of seconds
+ID_FORM = "NFKC"  # ids equal in this Unicode normal form are one id (they look alike)
 
 
 @dataclass(frozen=True)
@@ -31,21 +35,80 @@ def task_error(task_id: str | None, message: str, *, field: str, fix: str) -> In
     return error
 
 
+_ID_FIX = (f"use up to {MAX_TASK_ID} characters with no line breaks, control, bidi or zero-width "
+           "characters, or spaces at either end, e.g. review-api")
+
+
 def _check_id(task: AgentTask) -> None:
     tid = task.task_id
-    if not isinstance(tid, str) or not tid.strip() or tid != tid.strip() or len(tid) > MAX_TASK_ID \
-            or any(ord(c) < 32 or ord(c) == 127 for c in tid):
+    if not isinstance(tid, str) or not tid.strip() or tid != tid.strip() or len(tid) > MAX_TASK_ID:
         raise task_error(tid, f"task id {str(tid)[:60]!r} cannot be used", field="task_id",
-                         fix=f"use up to {MAX_TASK_ID} characters with no line breaks, control "
-                             "characters or spaces at either end, e.g. review-api")
+                         fix=_ID_FIX)
+    bad = _invisible(tid)
+    if bad is not None:
+        name = unicodedata.name(bad, "")
+        raise task_error(tid, f"task id {tid[:60]!r} cannot be used: it contains "
+                              f"U+{ord(bad):04X}{' ' + name if name else ''}", field="task_id",
+                         fix=_ID_FIX)
+
+
+def _invisible(text: str) -> str | None:
+    """The first character of `text` that does not show, or shows text that is not there: a
+    control character, a line or paragraph separator, a format character (bidi controls such as
+    U+202E, zero-width spaces and joiners, U+FEFF) or half a surrogate pair."""
+    if text.isascii():
+        return next((c for c in text if c < " " or c == "\x7f"), None)
+    return next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")), None)
+
+
+def _check_unique(tasks: list[AgentTask]) -> None:
+    """Task ids are unique, and stay unique in Unicode normal form ID_FORM: `café` written with
+    one accented letter or with e and a combining accent, a full-width `ａ` and `a`, the ligature
+    `ﬁ` and `fi` look the same and are the same id (the ids themselves are kept as written)."""
+    ids = [t.task_id for t in tasks]
+    counts = Counter(ids)
+    if len(counts) != len(ids):
+        dupes = sorted(i for i, n in counts.items() if n > 1)
+        raise task_error(dupes[0], f"task ids must be unique; repeated: {', '.join(dupes[:5])}",
+                         field="task_id", fix="give each task its own task_id")
+    forms: dict[str, str] = {}
+    for tid in ids:
+        form = tid if tid.isascii() else unicodedata.normalize(ID_FORM, tid)
+        first = forms.setdefault(form, tid)
+        if first != tid:
+            raise task_error(tid, f"task ids {ascii(first)} and {ascii(tid)} are the same id "
+                                  f"in Unicode normal form {ID_FORM}",
+                             field="task_id",
+                             fix="give each task its own task_id; ids that differ only in how "
+                                 "Unicode writes them, such as a composed or decomposed accent, a "
+                                 "full-width letter or a ligature, count as one")
 
 
 def _check_timeout(task: AgentTask) -> None:
     value = task.timeout_seconds
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise task_error(task.task_id, f"timeout_seconds of task {task.task_id} is {value!r}",
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0
+                              or value > MAX_TIMEOUT_SECONDS):
+        shown = repr(value) if not isinstance(value, int) or value.bit_length() <= 10_000 \
+            else f"a {value.bit_length()}-bit number"  # str() of a huge int raises ValueError
+        over = isinstance(value, int) and not isinstance(value, bool) and value > MAX_TIMEOUT_SECONDS
+        raise task_error(task.task_id, f"timeout_seconds of task {task.task_id} is {shown}"
+                         + (f", over the maximum of {MAX_TIMEOUT_SECONDS} (24 h)" if over else ""),
                          field="timeout_seconds",
-                         fix="give a whole number of seconds of at least 1 (0: the default)")
+                         fix=f"give a whole number of seconds of at least 1 and at most "
+                             f"{MAX_TIMEOUT_SECONDS}, i.e. 24 h; 0: the default")
+
+
+def _check_text_size(task: AgentTask, max_input_bytes: int) -> None:
+    text = task.task_description
+    if not isinstance(text, str) or len(text) * 4 <= max_input_bytes:  # UTF-8: <= 4 bytes a character
+        return
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_input_bytes:
+        raise task_error(task.task_id, f"task text of task {task.task_id} is {size} bytes, over "
+                         f"the {max_input_bytes}-byte limit", field="task_description",
+                         fix="shorten it, or put the material in a file the agent reads; or raise "
+                             "max_input_bytes in config.yaml, which limits the task text and the "
+                             "input each on its own")
 
 
 def _input_size(task: AgentTask) -> int | None:
@@ -59,16 +122,14 @@ def prepare_tasks(tasks: list[AgentTask], definitions: dict, *, ladder: Ladder,
                   default_timeout: int, max_input_bytes: int) -> dict[str, Prepared]:
     """{task_id: Prepared} for valid tasks; InputError naming the task, field and fix otherwise.
     `definitions` maps task_id to its resolved AgentDefinition."""
-    ids = [t.task_id for t in tasks]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        raise task_error(dupes[0], f"task ids must be unique; repeated: {', '.join(dupes[:5])}",
-                         field="task_id", fix="give each task its own task_id")
-    known = set(ids)
-    prepared = {}
     for task in tasks:
         _check_id(task)
+    _check_unique(tasks)
+    known = {t.task_id for t in tasks}
+    prepared = {}
+    for task in tasks:
         _check_timeout(task)
+        _check_text_size(task, max_input_bytes)
         d = definitions[task.task_id]
         fmt = task.output_format or d.output_format
         if fmt not in OUTPUT_FORMATS:

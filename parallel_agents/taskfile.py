@@ -1,12 +1,20 @@
 """Task files for `run --tasks FILE` / `plan --tasks FILE`: YAML or JSON, a list of tasks or a
-mapping with a `tasks` list. Keys are AgentTask's field names, with the short forms `agent`,
-`task` and `input` accepted. Unknown keys and wrong types are errors naming file, line and field.
-"""
+mapping with a `tasks` list (and nothing else). Keys are AgentTask's field names, with the short
+forms `agent`, `task`, `input` and `id` accepted (one of the two forms per task). Unknown keys,
+wrong types and keys written twice are errors naming file, line and field.
+
+Lines come from one pass: the YAML is composed once per file (TaskLines), however many tasks or
+problems it has, and errors found later (pre-flight checks, the registry) are located from the
+same pass (task_lines, used by cli_run)."""
 from __future__ import annotations
 
+import contextlib
+import gc
+import hashlib
 from pathlib import Path
 
 from . import yamlio
+from .deps import require
 from .errors import InputError, Problem
 from .tasks import AgentTask
 
@@ -15,46 +23,212 @@ TYPES = {"agent_type": str, "task_description": str, "input_data": dict, "task_i
          "timeout_seconds": int, "output_format": str, "priority": int, "depends_on": list,
          "tier": str, "input_from": dict}
 REQUIRED = ("agent_type", "task_description")
+TOP_LEVEL = ("tasks",)  # the keys a task file's top-level mapping may have
+
+_MERGE = "tag:yaml.org,2002:merge"  # `<<: *defaults`: merged keys, not a repeat
+
+
+class TaskLines:
+    """Where things are in a task file, from one composition of its YAML: the line of each task
+    and of each key in it (as written; of a key written twice, the last, which the loaded data
+    keeps), the keys of a top-level mapping, and every key written twice in one mapping."""
+
+    def __init__(self):
+        self.root = 1
+        self.top: dict[str, int] = {}                       # top-level key -> line
+        self.items: list[tuple[int, dict[str, int]]] = []   # per task: (line, {key: line})
+        # (task index or None for the top level, field path, line, line of the first one)
+        self.repeats: list[tuple[int | None, str, int, int]] = []
+
+    def line(self, index: int, key=None) -> int | None:
+        """The line of task `index`, or of its key `key` (the task's line if it has no such key)."""
+        if not 0 <= index < len(self.items):
+            return None
+        line, keys = self.items[index]
+        return line if key is None else keys.get(str(key), line)
+
+    def keys(self, index: int) -> list[str]:
+        """Task `index`'s keys as written, in order."""
+        return list(self.items[index][1]) if 0 <= index < len(self.items) else []
+
+
+def _compose(text: str) -> TaskLines:
+    """TaskLines of YAML text: one yaml.compose and one walk of its nodes (each node once, even
+    when *aliases repeat it). Text that does not compose gives an empty TaskLines."""
+    yaml = require("yaml")
+    found = TaskLines()
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return found
+    if root is None:
+        return found
+    found.root = root.start_mark.line + 1
+    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
+    items = root
+    if isinstance(root, mapping):
+        items = None
+        found.top = _keys(yaml, root, None, None, found.repeats)
+        for key, value in root.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "tasks":
+                items = value  # the last `tasks:` wins, as in the loaded data
+    if not isinstance(items, sequence):
+        return found
+    seen: set[int] = set()
+    for index, item in enumerate(items.value):
+        again = id(item) in seen  # `- *task`: the same node again; its repeats are noted once
+        seen.add(id(item))
+        if not isinstance(item, mapping):
+            found.items.append((item.start_mark.line + 1, {}))
+            continue
+        path = (None, f"tasks[{index}]")  # a path is (parent path, key or list index)
+        found.items.append((item.start_mark.line + 1,
+                            _keys(yaml, item, index, path, [] if again else found.repeats)))
+        stack = [] if again else [(value, (path, key.value)) for key, value in item.value
+                                  if isinstance(value, (mapping, sequence))]
+        while stack:  # repeated keys further down (in `input`, say), each node once
+            node, path = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, mapping):
+                _keys(yaml, node, index, path, found.repeats)
+                stack.extend((value, (path, key.value)) for key, value in node.value
+                             if isinstance(value, (mapping, sequence)))
+            else:
+                stack.extend((value, (path, i)) for i, value in enumerate(node.value)
+                             if isinstance(value, (mapping, sequence)))
+    return found
+
+
+def _shown(path, key: str) -> str:
+    """`tasks[0].input.code` for the path of a mapping and one of its keys."""
+    parts = [f".{key}"]
+    while path is not None:
+        path, part = path
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(reversed(parts)).lstrip(".")
+
+
+def _keys(yaml, node, index, path, repeats: list) -> dict[str, int]:
+    """{key: line} of a mapping node's scalar keys (the last of a repeated key), noting repeats:
+    a key is repeated when its value and its resolved type are the same (`1` and `"1"` differ)."""
+    keys: dict[str, int] = {}
+    first: dict[tuple, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+            continue
+        line = key.start_mark.line + 1
+        same = (key.tag, key.value)
+        if same in first:
+            repeats.append((index, _shown(path, key.value), line, first[same]))
+        else:
+            first[same] = line
+        keys[key.value] = line
+    return keys
+
+
+_cache: tuple[bytes, TaskLines] | None = None  # the last file's lines, by the hash of its text
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def task_lines(path: Path) -> TaskLines:
+    """TaskLines of a task file; the pass load_tasks made when the file is unchanged since, one
+    new pass otherwise (after yamlio.parse's guards: data too deep to compose safely gives an
+    empty TaskLines, whose lines are None)."""
+    global _cache
+    try:
+        text = yamlio.read_text(path, max_bytes=1 << 30)
+    except InputError:  # gone or unreadable since it was loaded: no lines to give
+        return TaskLines()
+    digest = _digest(text)
+    if _cache is not None and _cache[0] == digest:
+        return _cache[1]
+    with _no_gc():
+        _, problem = yamlio.parse(text, shown=str(path))
+        found = TaskLines() if problem else _compose(text)
+    _cache = (digest, found)
+    return found
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused: loading and composing YAML allocate several objects
+    per node and none of them is garbage yet, so the collections they trigger find nothing while
+    each scans every object alive; on a 5,000-task file they took about half the time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def load_tasks(path: Path, *, max_bytes: int = 5_000_000) -> list[AgentTask]:
+    global _cache
     shown = str(path)
     text = yamlio.read_text(path, shown=shown, max_bytes=max_bytes)
-    data, problem = yamlio.parse(text, shown=shown)
-    if problem:
-        raise InputError(problem.message, problems=[problem])
-    prefix: list = []
+    with _no_gc():
+        data, problem = yamlio.parse(text, shown=shown)
+        if problem:
+            raise InputError(problem.message, problems=[problem])
+        where = _compose(text)
+    _cache = (_digest(text), where)  # for errors found later about these tasks (cli_run)
+    problems: list[Problem] = []
     if isinstance(data, dict) and "tasks" in data:
-        data, prefix = data["tasks"], ["tasks"]
+        for key in data:
+            if key not in TOP_LEVEL:
+                problems.append(Problem(f"unknown key {key!r} beside tasks", shown,
+                                        where.top.get(str(key), where.root), str(key),
+                                        "remove it: the top level of a task file holds only "
+                                        "`tasks:`, and a task's keys go in its `- agent: ...` item"))
+        data = data["tasks"]
     if not isinstance(data, list) or not data:
         raise InputError("expected a non-empty list of tasks", file=shown, line=1,
                          fix="write `- agent: code_reviewer` / `  task: ...` items, or `tasks: [...]`")
-    problems, tasks = [], []
+    repeats: dict[int | None, list] = {}
+    for index, field, line, first in where.repeats:
+        repeats.setdefault(index, []).append((field, line, first))
+    for field, line, first in repeats.get(None, []):
+        problems.append(_written_twice(shown, field, line, first))
+    tasks = []
     for i, item in enumerate(data):
-        where = prefix + [i]
-        line = yamlio.node_at(text, where)
+        line = where.line(i)
         if not isinstance(item, dict):
             problems.append(Problem("a task must be a mapping", shown, line, f"tasks[{i}]",
                                     "give agent and task keys"))
             continue
-        fields = {}
+        for field, key_line, first in repeats.get(i, []):
+            problems.append(_written_twice(shown, field, key_line, first))
+        fields, written = {}, {}
         for key, value in item.items():
             name = ALIASES.get(key, key)
             if name not in TYPES:
-                problems.append(Problem(f"unknown key {key!r}", shown, yamlio.node_at(text, where + [key]),
+                problems.append(Problem(f"unknown key {key!r}", shown, where.line(i, key),
                                         f"tasks[{i}].{key}",
                                         "use: " + ", ".join(["agent", "task", "input", *list(TYPES)[3:]])))
                 continue
+            if name in written:
+                short = {v: k for k, v in ALIASES.items()}[name]
+                problems.append(Problem(f"both {short!r} and {name!r} are given", shown,
+                                        where.line(i, key), f"tasks[{i}].{key}",
+                                        f"keep one of them; {short} is short for {name}"))
+                continue
+            written[name] = key
             expected = TYPES[name]
             if value is not None and not (isinstance(value, expected) and not
                                           (expected is int and isinstance(value, bool))):
                 problems.append(Problem(f"must be {expected.__name__}, not {type(value).__name__}",
-                                        shown, yamlio.node_at(text, where + [key]), f"tasks[{i}].{key}",
+                                        shown, where.line(i, key), f"tasks[{i}].{key}",
                                         f"write a {expected.__name__}"))
                 continue
             if name == "depends_on" and not all(isinstance(d, str) for d in value):
                 problems.append(Problem("must be a list of task ids", shown,
-                                        yamlio.node_at(text, where + [key]), f"tasks[{i}].{key}",
+                                        where.line(i, key), f"tasks[{i}].{key}",
                                         "write task ids as strings"))
                 continue
             fields[name] = value
@@ -68,3 +242,8 @@ def load_tasks(path: Path, *, max_bytes: int = 5_000_000) -> list[AgentTask]:
     if problems:
         raise InputError(f"{shown}: invalid task file", problems=problems)
     return tasks
+
+
+def _written_twice(shown: str, field: str, line: int, first: int) -> Problem:
+    return Problem(f"key written twice (first on line {first}); only the last would count", shown,
+                   line, field, "keep one of them")

@@ -72,7 +72,7 @@ class Attempt:
     number: int
     tier: str | None
     model: str | None
-    status: str = "pending"   # accepted | ok | invalid | error | timeout | cancelled | refused
+    status: str = "pending"   # accepted | ok | invalid | error | timeout | cancelled | refused | lost
     run_id: str | None = None
     session_key: str | None = None
     reask: bool = False
