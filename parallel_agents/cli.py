@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None, *, runtime=None, out=None) -> int:
             return _internal_error(exc, err)
         _render_error(problem, getattr(args, "json", False), err, out)
         return problem.exit_code
-    except KeyboardInterrupt:
-        err("interrupted")
+    except KeyboardInterrupt as exc:   # a run says how to finish it (RunInterrupted)
+        err(str(exc) or "interrupted")
         return 130
     except BrokenPipeError:
         return 0

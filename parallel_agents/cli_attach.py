@@ -102,8 +102,10 @@ def show_run(args, out) -> int:
         if deadline is not None and time.monotonic() >= deadline:
             break
         time.sleep(WAIT_POLL_S)
-    results = [AgentResult.from_dict(r["result"]) for r in records if r["type"] == "task_finished"]
     start = next((r for r in records if r["type"] == "run_started"), {})
+    if start.get("mode") == "host":
+        return _show_plan(args, records, start, out)
+    results = [AgentResult.from_dict(r["result"]) for r in records if r["type"] == "task_finished"]
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -124,6 +126,26 @@ def show_run(args, out) -> int:
         out(f"\nrun {args.run_id}: {state}; {len(results)} of {body['tasks']} task(s) final; "
             f"${body['cost_usd']:.4f}" + (f"; next: {body['next']}" if "next" in body else ""))
     return 0 if finished and all(r.ok for r in results) else 1
+
+
+def _show_plan(args, records: list[dict], start: dict, out) -> int:
+    """A host-mode plan (plan/check): its final results so far; check --plan finishes it."""
+    from .render import table
+    results = [r["result"] for r in records if r["type"] == "task_finished"]
+    done = len(results) == len(start.get("tasks", []))
+    body = {"plan_id": args.run_id, "mode": "host", "state": "done" if done else "open",
+            "tasks": len(start.get("tasks", [])), "results": results}
+    if not done:
+        body["next"] = f"python3 {SCRIPT} check --plan {args.run_id} --json"
+    if args.json:
+        out(to_json(body))
+    else:
+        out(table([{"task": r["task_id"], "status": r["status"], "tier": r.get("tier") or "-",
+                    "attempts": len(r.get("attempts") or []), "note": r.get("error") or ""}
+                   for r in results], ["task", "status", "tier", "attempts", "note"]))
+        out(f"\nplan {args.run_id} (host mode): {len(results)} of {body['tasks']} task(s) final"
+            + (f"; next: {body['next']}" if not done else ""))
+    return 0 if done and all(r["status"] == "completed" for r in results) else 1
 
 
 def _still_running(run_id: str) -> bool:

@@ -71,19 +71,24 @@ def tasks_from_args(args):
 def located_task_errors(args):
     """Errors about the tasks named by add_task_options' arguments point at what the user wrote:
     the task file, line and key (`tasks.yaml:7: tasks[1].depends_on: ...`), or the option
-    (--agent, --task, --input FILE). Yields a list for the tasks, to find them by position."""
+    (--agent, --task, --input FILE). Yields a list for the tasks, to find them by position.
+    However many tasks and problems, the file's lines come from one pass over it (the one
+    taskfile.load_tasks made, when the file is unchanged)."""
     tasks: list = []
     try:
         yield tasks
     except InputError as exc:
-        exc.problems = [p if p.file else _locate(p, exc, args, tasks) for p in exc.problems]
+        if any(not p.file for p in exc.problems):
+            found: dict = {}  # filled on first use: task positions and the file's lines
+            exc.problems = [p if p.file else _locate(p, exc, args, tasks, found)
+                            for p in exc.problems]
         raise
 
 
 _OPTIONS = {"agent_type": "--agent", "task_description": "--task", "input_data": "--input"}
 
 
-def _locate(problem, exc, args, tasks):
+def _locate(problem, exc, args, tasks, found: dict):
     from .errors import Problem, UnknownAgentError
     if args.agent:
         option = _OPTIONS.get(problem.field)
@@ -91,31 +96,32 @@ def _locate(problem, exc, args, tasks):
             return problem
         file = args.input if option == "--input" else None
         return Problem(problem.message, file, None, option, problem.fix)
-    ids = [t.task_id for t in tasks]
+    if "positions" not in found:  # of a repeated id, the later task
+        found["positions"] = {t.task_id: i for i, t in enumerate(tasks)}
     tid = getattr(exc, "task_id", None)
-    index = len(ids) - 1 - ids[::-1].index(tid) if tid in ids else None  # a repeat: the later one
+    index = found["positions"].get(tid) if isinstance(tid, str) else None
     if index is None and isinstance(exc, UnknownAgentError):
         index = next((i for i, t in enumerate(tasks) if t.agent_type == exc.name), None)
     shown = str(args.tasks)
     if index is None:
         return Problem(problem.message, shown, None, problem.field, problem.fix)
-    line, key = _task_key_line(args.tasks, index, problem.field)
+    if "lines" not in found:
+        from .taskfile import task_lines
+        found["lines"] = task_lines(args.tasks)
+    line, key = _task_key_line(found["lines"], index, problem.field)
     return Problem(problem.message, shown, line, f"tasks[{index}]" + (f".{key}" if key else ""),
                    problem.fix)
 
 
-def _task_key_line(path: Path, index: int, field: str | None):
-    """(line, key as written) of task `index`'s field in a task file (taskfile.ALIASES: the user
-    may have written `agent` or `agent_type`); the key is None when the task does not set it."""
-    from . import yamlio
+def _task_key_line(lines, index: int, field: str | None):
+    """(line, key as written) of task `index`'s field, from a task file's TaskLines
+    (taskfile.ALIASES: the user may have written `agent` or `agent_type`); the key is None when
+    the task does not set it."""
     from .taskfile import ALIASES
-    text = yamlio.read_text(path, max_bytes=1 << 30)
-    data, _ = yamlio.parse(text, shown=str(path))
-    prefix = ["tasks"] if isinstance(data, dict) and "tasks" in data else []
-    item = (data["tasks"] if prefix else data)[index]
     fields = [field, "input_from"] if field == "depends_on" else [field]  # input_from adds deps
-    key = next((k for f in fields for k in item if ALIASES.get(k, k) == f), None)
-    return yamlio.node_at(text, [*prefix, index, *([key] if key else [])]), key
+    keys = lines.keys(index)
+    key = next((k for f in fields for k in keys if ALIASES.get(k, k) == f), None)
+    return lines.line(index, key), key
 
 
 def _positive(text: str) -> int:
@@ -296,7 +302,9 @@ def cmd_runs(args, out) -> int:
         return 0
     import time
     out(table([{"run": r.run_id, "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)),
-                "tasks": r.tasks, "finished": r.finished_tasks, "state": "done" if r.done else "open",
+                "tasks": r.tasks, "finished": r.finished_tasks,
+                "state": ("unreadable" if r.unreadable else "done" if r.done else "open")
+                + (f", damaged line(s) {', '.join(map(str, r.damaged_lines))}" if r.damaged_lines else ""),
                 "statuses": ", ".join(f"{n} {k}" for k, n in sorted(r.statuses.items()))}
                for r in runs], ["run", "started", "tasks", "finished", "state", "statuses"]))
     return 0
@@ -305,7 +313,15 @@ def cmd_runs(args, out) -> int:
 def cmd_resume(args, out) -> int:
     from .journal import Journal, read_records
     records = read_records(Journal(args.run_id).path)
-    total = len(next((r for r in records if r["type"] == "run_started"), {}).get("tasks", []))
+    start = next((r for r in records if r["type"] == "run_started"), {})
+    if start.get("mode") == "host":
+        raise InputError(f"{args.run_id} is a host-mode plan: the host agent finishes it",
+                         field="run_id", fix=f"python3 ai_orchestrator.py check --plan {args.run_id} --json")
+    if start.get("door") == "attach" and getattr(args, "runtime_object", None) is None:
+        raise InputError(f"run {args.run_id} ran attached: its children are collectors of the bound "
+                         "session, which only a grant can collect", field="--attach",
+                         fix=f"python3 ai_orchestrator.py resume {args.run_id} --attach")
+    total = len(start.get("tasks", []))
     orch, progress = _orchestrator(args, total)
     orch.resume(args.run_id)
     return _report(orch, progress, args, out)

@@ -17,6 +17,7 @@ from .costs import PriceTable
 from .events import Emitter
 from .journal import Journal, new_run_id, read_records
 from .ladder import Ladder
+from .locks import JournalLock, holding_run_lock
 from .scheduler import RetryPolicy, Scheduler
 from .tasks import AgentResult, AgentTask
 
@@ -116,10 +117,12 @@ class RealAIParallelOrchestrator:
         journal = Journal(run_id or new_run_id(), self.runs_folder)
         scheduler = self._scheduler(journal, callback)
         scheduler.prepare(tasks, definitions)
-        journal.write("run_started", tasks=[t.to_dict() for t in tasks],
-                      max_concurrent=self.max_concurrent,
-                      tiers=[t.__dict__ for t in self.config.tiers], budget_usd=self.budget_usd)
-        return self._execute(scheduler, journal, tasks)
+        with JournalLock(journal.path, kind="run", command="run"):   # one process per run
+            journal.write("run_started", tasks=[t.to_dict() for t in tasks],
+                          max_concurrent=self.max_concurrent,
+                          tiers=[t.__dict__ for t in self.config.tiers], budget_usd=self.budget_usd,
+                          door=getattr(getattr(self.runtime, "caller", None), "door", None))
+            return self._execute(scheduler, journal, tasks)
 
     def _execute(self, scheduler: Scheduler, journal: Journal, tasks, restored=None):
         calls_before = dict(getattr(self.runtime, "calls", {}))
@@ -155,6 +158,7 @@ class RealAIParallelOrchestrator:
         from .planning import orchestrate
         return orchestrate(self, goal, **options)
 
+    @holding_run_lock   # the run's lock (locks.py) for the whole call: one resume at a time
     def resume(self, run_id: str) -> list[AgentResult]:
         """Finish a run from its journal: finished tasks keep their results, accepted attempts
         are collected (not spawned again), the rest run."""
@@ -171,7 +175,9 @@ class RealAIParallelOrchestrator:
         scheduler.prepare(tasks, self._definitions(tasks))
         restored = restore_state(records, self.runtime)
         journal.write("run_resumed", finished=sum(1 for v in restored.values() if v.get("result")),
-                      reattached=sum(1 for v in restored.values() if v.get("live")))
+                      reattached=sum(1 for v in restored.values() if v.get("live")),
+                      lost=sum(1 for v in restored.values() if v.get("lost")),
+                      interrupted=_interrupted(records))
         return self._execute(scheduler, journal, tasks, restored)
 
 
@@ -182,9 +188,20 @@ ADOPT_CLOCK_SKEW_S = 2.0
 
 def restore_state(records: list[dict], runtime) -> dict:
     """Per task: its final result, or its finished attempts plus the attempt still live, and
-    where it stood on its tier (tier_index, reasked, reask_hint, transient_failures)."""
+    where it stood on its tier (tier_index, reasked, reask_hint, transient_failures).
+
+    A live attempt (accepted, not finished) is checked on the gateway first (runtime.known_runs):
+    one the gateway does not know - its run was lost (a gateway restarted, a run resumed through
+    another door than it was spawned through) - is no longer live but `lost`: the scheduler
+    records it as such and spawns the task again on the same tier, where a lost attempt counts
+    as no failure and no re-ask. This holds after Ctrl-C (an `interrupted` record) and kill -9
+    alike; waiting for such a run would only end at its deadline, and then climb the ladder."""
     state: dict[str, dict] = {}
     for r in records:
+        if r["type"] == "interrupted":  # attempts in flight at Ctrl-C (a receipt may be unwritten)
+            for live in r.get("live") if isinstance(r.get("live"), list) else []:
+                _live_from_interrupt(state, live)
+            continue
         tid = r.get("task_id")
         if tid is None:
             continue
@@ -210,20 +227,51 @@ def restore_state(records: list[dict], runtime) -> dict:
             s["transient_failures"] = r["transient_failures"]
         elif r["type"] == "task_finished":
             s["result"] = r["result"]
+    journaled = [s for s in state.values() if s["live"] and not s["result"]]
     for s in state.values():
         intent = s.pop("intent")
         if intent and not s["result"] and hasattr(runtime, "find_by_label"):
             # died between asking and hearing back: the spawn may have been accepted. Labels
             # carry the run, and a run that started before this intent was written cannot be
             # this spawn's child either (a second guard, e.g. for journals of older versions)
-            found = runtime.find_by_label(intent["label"])
+            found = runtime.find_by_label(intent["label"], since=intent["t"])
             if found is not None and found.accepted_at >= intent["t"] - ADOPT_CLOCK_SKEW_S:
                 s["live"] = {"attempt": {"number": intent["attempt"], "tier": intent["tier"],
                                          "model": intent["model"], "status": "accepted",
                                          "run_id": found.run_id, "session_key": found.session_key},
                              "timeout": found.timeout or 120, "accepted_at": found.accepted_at,
                              "collect": getattr(runtime, "collection_mode", "") == "collector"}
+    if journaled and hasattr(runtime, "known_runs"):
+        known = runtime.known_runs([
+            {"run_id": s["live"]["attempt"]["run_id"], "collect": bool(s["live"].get("collect")),
+             "session_key": s["live"]["attempt"].get("session_key"), "accepted_at": s["live"]["accepted_at"]}
+            for s in journaled])
+        for s in journaled:
+            if known.get(s["live"]["attempt"]["run_id"]) is False:
+                s["lost"], s["live"] = s["live"], None
     return state
+
+
+def _live_from_interrupt(state: dict, live) -> None:
+    """An attempt the `interrupted` record lists as in flight whose spawn_accepted line is
+    missing (Ctrl-C between the receipt and its line): live, as that line would have said."""
+    try:
+        s = state.get(live["task_id"])
+        if not (s and s["intent"] and s["intent"]["attempt"] == live["attempt"]["number"]
+                and live["attempt"]["run_id"]):
+            return
+        s["live"] = {"attempt": dict(live["attempt"]), "timeout": int(live["timeout"]),
+                     "accepted_at": float(live["accepted_at"]), "collect": bool(live.get("collect"))}
+        s["tier_index"] = int(live["tier_index"])
+        s["intent"] = None
+    except (KeyError, TypeError, ValueError):  # a damaged entry: the intent's own path applies
+        return
+
+
+def _interrupted(records: list[dict]) -> bool:
+    """Whether the journal's last session (run or resume) ended with Ctrl-C."""
+    last = max((i for i, r in enumerate(records) if r["type"] in ("run_started", "run_resumed")), default=0)
+    return any(r["type"] == "interrupted" for r in records[last:])
 
 
 def _counts(results) -> dict:

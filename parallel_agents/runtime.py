@@ -84,6 +84,8 @@ _HISTORY_STOP = {"stop": "ok", "length": "ok", "end_turn": "ok", "error": "error
                  "aborted": "cancelled"}
 _HISTORY_ONLY_GRACE_S = 30.0
 _LIST_DEFAULT_RECENT_MINUTES = 30  # subagents list shows runs ended this long ago unless told
+_LIST_MAX_RECENT_MINUTES = 1440    # the most it shows (OpenClaw 2026.9.6 MAX_RECENT_MINUTES)
+_LIST_CLOCK_SKEW_S = 120.0         # allowance for the gateway's clock when reaching back
 
 
 # -- requests and results -------------------------------------------------------------------
@@ -252,7 +254,8 @@ class FoundRun:
 # -- runtime --------------------------------------------------------------------------------
 class _Run:
     __slots__ = ("run_id", "session_key", "label", "collect", "resolved_model", "spawned_at",
-                 "run_timeout_s", "task_id", "outcome", "via_history", "total_tokens", "spawned_here")
+                 "run_timeout_s", "task_id", "outcome", "via_history", "total_tokens", "spawned_here",
+                 "accepted_wall")
 
     def __init__(self, run_id: str, session_key: str | None = None, label: str = "",
                  collect: bool = False, resolved_model: str | None = None,
@@ -265,6 +268,7 @@ class _Run:
         self.via_history = False  # a collector we read through list/history instead
         self.total_tokens: int | None = None
         self.spawned_here = False  # spawned_at is the real spawn time (not a re-attach's)
+        self.accepted_wall: float | None = None  # a re-attached run: when it was accepted (wall)
 
 
 class _Backoff:
@@ -548,21 +552,83 @@ class OpenClawRuntime:
                           model=run.resolved_model, error=error)
 
     def adopt(self, run_id: str, *, collect: bool, session_key: str | None = None,
-              label: str = "", run_timeout_s: int = 0) -> None:
+              label: str = "", run_timeout_s: int = 0, accepted_at: float | None = None) -> None:
         """Track a run this runtime did not spawn (resume re-attaching a journaled one): a
-        collector is then read through agents_wait, as it was spawned, not through history."""
+        collector is then read through agents_wait, as it was spawned, not through history.
+        `accepted_at` (wall clock): how far back `subagents list` must reach to see it end."""
         run = self._track(run_id)
         run.collect = collect
         run.session_key = run.session_key or session_key
         run.label = run.label or label
         run.run_timeout_s = run.run_timeout_s or int(run_timeout_s or 0)
+        if accepted_at is not None and not run.spawned_here:
+            run.accepted_wall = float(accepted_at)
+
+    def known_runs(self, runs: list[dict]) -> dict[str, bool | None]:
+        """Whether the gateway still knows each of these journaled runs (`resume` asks before it
+        re-attaches them), as {run_id: True | False | None}. Each run is a dict with run_id,
+        collect, session_key and accepted_at (wall clock).
+
+        False only where the gateway answered and has no such run: a collector that agents_wait
+        calls not_found and that `subagents list` does not show either, or a plain run that the
+        list, asked to reach back past its acceptance, does not show (or, beyond the list's 24
+        hours, whose session sessions_history does not know). True: it is there (agents_wait
+        knows it, or calls it not_owner; the list shows it). None: this runtime cannot tell (a
+        tool missing or failing): the caller re-attaches it as before. A collector that
+        agents_wait reports finished keeps that outcome, so the wait that follows returns it
+        at once."""
+        verdict: dict[str, bool | None] = {r["run_id"]: None for r in runs}
+        collectors = [r for r in runs if r.get("collect")]
+        if collectors and self._can("agents_wait"):
+            result = self._soft_call("agents_wait", {"ids": [r["run_id"] for r in collectors][:1000],
+                                                     "timeoutSeconds": 0})
+            if result is not None:
+                for item in result.get("completed") or []:
+                    if item.get("runId") in verdict:
+                        verdict[item["runId"]] = True
+                        run = self._track(item["runId"])
+                        run.collect = True
+                        self._finish(run, self._collector_outcome(run, item))
+                for run_id in result.get("pending") or []:
+                    if run_id in verdict:
+                        verdict[run_id] = True
+                for err in result.get("errors") or []:
+                    if err.get("runId") in verdict and err.get("error") == "not_owner":
+                        verdict[err["runId"]] = True
+        rest = [r for r in runs if verdict[r["run_id"]] is None]
+        if not rest:
+            return verdict
+        now = time.time()
+        accepted = [float(r.get("accepted_at") or now) for r in rest]
+        minutes = _minutes_since(min(accepted))
+        snapshot = None
+        if self._can("subagents"):
+            snapshot = self._soft_call("subagents", {"action": "list", "recentMinutes": minutes})
+            if snapshot is not None and snapshot.get("status") not in (None, "ok"):
+                snapshot = None
+        if snapshot is not None:
+            listed = {v.get("runId") for v in (snapshot.get("active") or []) + (snapshot.get("recent") or [])
+                      if isinstance(v, dict)}
+            for r, at in zip(rest, accepted):
+                if r["run_id"] in listed:
+                    verdict[r["run_id"]] = True
+                elif now - at + _LIST_CLOCK_SKEW_S <= minutes * 60:
+                    verdict[r["run_id"]] = False  # accepted within the window: it would be listed
+        for r in rest:
+            if verdict[r["run_id"]] is None and r.get("session_key") and self._can("sessions_history"):
+                history = self._soft_call("sessions_history", {"sessionKey": r["session_key"], "limit": 1})
+                if history is not None and history.get("status") == "error" and \
+                        str(history.get("error") or "").lower().startswith("no session found"):
+                    verdict[r["run_id"]] = False
+        return verdict
 
     # -- plain runs: status from subagents, reply from sessions_history -------------------
-    def find_by_label(self, label: str) -> "FoundRun | None":
+    def find_by_label(self, label: str, since: float | None = None) -> "FoundRun | None":
         """The run that a spawn with this (unique) label started, if the gateway lists exactly
         one: how a spawn whose answer was lost (a crash, an HTTP timeout after the gateway
-        accepted it) is adopted instead of spawned twice."""
-        snapshot = self._list()
+        accepted it) is adopted instead of spawned twice. `since` (wall clock): when the spawn
+        was sent, so the list reaches back far enough to show it (resume, hours later)."""
+        snapshot = self._list(reach_back=since)
         if snapshot is None:
             return None
         views = [v for v in (snapshot.get("active") or []) + (snapshot.get("recent") or [])
@@ -578,14 +644,27 @@ class OpenClawRuntime:
         accepted_at = started / 1000 if isinstance(started, (int, float)) and started > 1e11 else time.time()
         return FoundRun(run.run_id, run.session_key, run.resolved_model, None, accepted_at)
 
-    def _list(self, runs: list[_Run] = ()) -> dict | None:
+    def _list(self, runs: list[_Run] = (), reach_back: float | None = None) -> dict | None:
         """`subagents list`; with `runs` that this runtime spawned, only as far back as needed to
-        see them end (`recentMinutes`): a long session's older runs are not sent every round."""
+        see them end (`recentMinutes`): a long session's older runs are not sent every round.
+        Runs re-attached, or `reach_back` (a wall-clock time), more than the default 30 minutes
+        ago make it reach back that far (at most the 24 hours OpenClaw shows)."""
         args = {"action": "list"}
+        if reach_back is not None:
+            minutes = _minutes_since(reach_back)
+            if minutes > _LIST_DEFAULT_RECENT_MINUTES:
+                args["recentMinutes"] = minutes
         if runs and all(r.spawned_here for r in runs):
             oldest = min(r.spawned_at for r in runs)
             minutes = math.ceil((time.monotonic() - oldest) / 60) + 1
             if minutes < _LIST_DEFAULT_RECENT_MINUTES:
+                args["recentMinutes"] = minutes
+        elif runs:
+            # re-attached runs accepted long ago (a resume hours later): reach back to them, or
+            # a run that ended more than the default 30 minutes ago would never be seen to end
+            walls = [r.accepted_wall for r in runs if not r.spawned_here and r.accepted_wall]
+            minutes = _minutes_since(min(walls)) if walls else 0
+            if minutes > _LIST_DEFAULT_RECENT_MINUTES:
                 args["recentMinutes"] = minutes
         result = self._soft_call("subagents", args)
         if result is None or result.get("status") not in (None, "ok"):
@@ -763,6 +842,13 @@ class OpenClawRuntime:
                 return False
         result = self._soft_call("subagents", {"action": "cancel", "taskId": run.task_id})
         return bool(result) and (result.get("status") == "cancelled" or result.get("cancelled") is True)
+
+
+def _minutes_since(wall: float) -> int:
+    """`recentMinutes` that shows a run accepted at `wall` (our clock; the gateway's may differ
+    a little), at most what OpenClaw shows."""
+    age = time.time() - wall + _LIST_CLOCK_SKEW_S
+    return int(min(_LIST_MAX_RECENT_MINUTES, max(1, math.ceil(age / 60) + 1)))
 
 
 # -- sessions_history parsing ---------------------------------------------------------------

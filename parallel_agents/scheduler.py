@@ -10,6 +10,9 @@
   Run failure, timeout, a refused model -> the next tier. Transient errors -> the same tier after
   an exponential, jittered back-off. One live attempt per task, ever.
 - The journal gets a line before and after every spawn, so `resume` re-attaches accepted runs.
+  Ctrl-C (KeyboardInterrupt) leaves the runs in flight running and journals them in an
+  `interrupted` record; `resume` collects them, and spawns again on the same tier (as no failure)
+  the ones the gateway no longer knows.
 - Dependencies: a task starts when all its dependencies completed, with their outputs as fenced
   data; a failed dependency makes it `skipped`.
 """
@@ -39,6 +42,16 @@ TRANSIENT_RUN_ERRORS = re.compile(
     r"socket hang up|try again", re.I)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run: its attempts in flight go on on the gateway, and `resume` collects
+    them (str() names the command). A KeyboardInterrupt, so whatever caught one still does."""
+
+    def __init__(self, run_id: str, live: int):
+        self.run_id, self.live = run_id, live
+        super().__init__(f"run {run_id} interrupted with {live} attempt(s) still running on the "
+                         f"gateway; finish it with `python3 ai_orchestrator.py resume {run_id}`")
+
+
 @dataclass
 class RetryPolicy:
     transient_attempts: int = 3
@@ -57,6 +70,8 @@ class _Live:
     run_id: str
     started: float      # monotonic
     deadline: float     # monotonic backstop
+    accepted_at: float = 0.0   # wall clock, for the journal
+    collect: bool = False      # a collector run (agents_wait reads it)
 
 
 @dataclass
@@ -108,6 +123,7 @@ class Scheduler:
         self._delayed: list = []
         self._in_flight: dict[str, _State] = {}
         self._dependents: dict[str, list[str]] = {}
+        self._releasing: list | None = None   # the work list of _release_dependents
         self._window = max_concurrent
         self._spawn_width = getattr(runtime, "spawn_concurrency", 1) if hasattr(runtime, "spawn_many") else 1
 
@@ -144,6 +160,8 @@ class Scheduler:
             st.waiting_on = {d for d in st.task.depends_on if not self._states[d].done}
             if any(self._states[d].done and not self._states[d].result.ok for d in st.task.depends_on):
                 continue  # skipped below, once every restored result is in place
+            if prior.get("lost"):
+                self._record_lost(st, prior["lost"])
             if prior.get("live"):
                 self._reattach(st, prior["live"])
             elif not st.waiting_on:
@@ -155,6 +173,10 @@ class Scheduler:
                 self._skip_for_dependency(st)
         try:
             self._loop()
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, RunInterrupted):
+                raise
+            raise self._interrupted() from None
         except ToolError as exc:
             if not exc.fatal:
                 raise
@@ -322,7 +344,8 @@ class Scheduler:
         attempt.model = answer.resolved_model or attempt.model
         st.result.attempts.append(attempt)
         st.result.status = "running"
-        st.live = _Live(attempt, answer.run_id, now, now + _backstop(st.timeout))
+        st.live = _Live(attempt, answer.run_id, now, now + _backstop(st.timeout), time.time(),
+                        bool(getattr(answer, "collect", False)))
         self._in_flight[answer.run_id] = st
         self.journal.write("spawn_accepted", flush=False, task_id=st.task.task_id,
                            attempt=attempt.to_record(), tier_index=st.tier_index,
@@ -433,7 +456,7 @@ class Scheduler:
     def _finish(self, st: _State, status: str, *, output=None, error: str | None = None) -> None:
         r = st.result
         r.status, r.output, r.error = status, output, error
-        last = next((a for a in reversed(r.attempts) if a.status not in ("refused",)), None)
+        last = next((a for a in reversed(r.attempts) if a.status not in ("refused", "lost")), None)
         if last:
             r.model_used, r.tier = last.model, last.tier
         r.execution_time = round(sum(a.duration for a in r.attempts), 3)
@@ -447,17 +470,28 @@ class Scheduler:
         self._release_dependents(st)
 
     def _release_dependents(self, st: _State) -> None:
-        for tid in self._dependents.get(st.task.task_id, []):
-            dep = self._states[tid]
-            if dep.done:
-                continue
-            if not st.result.ok:
-                self._skip_for_dependency(dep)
-                continue
-            dep.waiting_on.discard(st.task.task_id)
-            if not dep.waiting_on:
-                self.emit(Event("queued", tid, dep.definition.name))
-                self._push_ready(dep)
+        """Queue the dependents `st` was the last wait of, or skip them when it did not complete -
+        and theirs in turn, from a work list: a chain of thousands of tasks must not recurse."""
+        if self._releasing is not None:     # inside the loop below: just add to its work list
+            self._releasing.append(st)
+            return
+        self._releasing = [st]
+        try:
+            while self._releasing:
+                done = self._releasing.pop()
+                for tid in self._dependents.get(done.task.task_id, []):
+                    dep = self._states[tid]
+                    if dep.done:
+                        continue
+                    if not done.result.ok:
+                        self._skip_for_dependency(dep)     # its _finish appends it
+                        continue
+                    dep.waiting_on.discard(done.task.task_id)
+                    if not dep.waiting_on:
+                        self.emit(Event("queued", tid, dep.definition.name))
+                        self._push_ready(dep)
+        finally:
+            self._releasing = None
 
     def _skip_for_dependency(self, st: _State) -> None:
         failed = [d for d in st.task.depends_on
@@ -488,17 +522,46 @@ class Scheduler:
         r.cost_usd = round(sum(a.cost_usd for a in attempts), 8)
         self.spent += r.cost_usd
 
+    def _interrupted(self) -> RunInterrupted:
+        """Ctrl-C: the attempts in flight stay running on the gateway (the user stopped this
+        process, not the work). Journal them, with everything before, for `resume`."""
+        live = [{"task_id": st.task.task_id, "attempt": st.live.attempt.to_record(),
+                 "tier_index": st.tier_index, "timeout": st.timeout,
+                 "accepted_at": round(st.live.accepted_at, 3), "collect": st.live.collect}
+                for st in self._in_flight.values() if st.live is not None]
+        try:
+            self.journal.write("interrupted", live=live)
+        except Exception:  # a full disk must not hide the interrupt; the journal has the rest
+            pass
+        return RunInterrupted(self.journal.run_id, len(live))
+
+    def _record_lost(self, st: _State, live: dict) -> None:
+        """An attempt accepted before the crash or Ctrl-C that the gateway no longer knows: it
+        ends `lost` (no failure, no cost, no re-ask used) and the task is spawned again on the
+        same tier (as a re-ask again if this one was one)."""
+        attempt = Attempt(**live["attempt"])
+        attempt.status = "lost"
+        attempt.error = "the gateway no longer knows this run (resume spawns it again on the same tier)"
+        st.result.attempts.append(attempt)
+        self.journal.write("attempt_finished", flush=False, task_id=st.task.task_id,
+                           attempt=attempt.to_record(), tier_index=st.tier_index)
+        self.emit(Event("retried", st.task.task_id, st.definition.name, attempt.number, attempt.tier,
+                        attempt.model, attempt.run_id, message="its run is not on the gateway: "
+                        "spawning it again on the same tier"))
+
     def _reattach(self, st: _State, live: dict) -> None:
         attempt = Attempt(**live["attempt"])
         if hasattr(self.runtime, "adopt"):   # a collector stays one (agents_wait, with usage)
             self.runtime.adopt(attempt.run_id, collect=bool(live.get("collect")),
-                               session_key=attempt.session_key, run_timeout_s=live["timeout"])
+                               session_key=attempt.session_key, run_timeout_s=live["timeout"],
+                               accepted_at=live.get("accepted_at"))
         st.result.attempts.append(attempt)
         st.result.status = "running"
         remaining = max(1.0, live["timeout"] - (time.time() - live["accepted_at"]))
         now = self.clock()
         st.first_start = now
-        st.live = _Live(attempt, attempt.run_id, now, now + _backstop(int(remaining)))
+        st.live = _Live(attempt, attempt.run_id, now, now + _backstop(int(remaining)),
+                        live["accepted_at"], bool(live.get("collect")))
         self._in_flight[attempt.run_id] = st
         self.emit(Event("spawned", st.task.task_id, st.definition.name, attempt.number,
                         attempt.tier, attempt.model, attempt.run_id, message="re-attached"))

@@ -207,3 +207,17 @@ def test_python_api_holds_one_grant_for_a_with_block(attached, monkeypatch):
     assert [r.status for r in results] == ["completed", "completed"] and orch.last_run.cost_usd > 0
     assert gateway.live_grants() == []
     assert not list((attached["home"] / "runs" / ".attach").glob("*.grant"))
+
+
+def test_runs_and_resume_know_a_host_plan_and_an_attached_run(attached, tmp_path):
+    rc, out, _ = run_cli("plan", "--agent", "code_reviewer", "--task", "Review it", "--json")
+    plan_id = json.loads(out)["plan_id"]
+    rc, out, err = run_cli("runs", plan_id, "--json")
+    assert rc == 1 and json.loads(out)["mode"] == "host" and "check --plan" in json.loads(out)["next"]
+    rc, out, err = run_cli("resume", plan_id)
+    assert rc == 2 and f"check --plan {plan_id}" in err and len(err.strip().splitlines()) == 1
+    rc, out, err = run_cli("run", "--agent", "code_reviewer", "--task", "Review it", "--attach", "--json",
+                           env=attached["env"])
+    run_id = json.loads(out)["run_id"]
+    rc, out, err = run_cli("resume", run_id, env=attached["env"])      # without --attach
+    assert rc == 2 and f"resume {run_id} --attach" in err

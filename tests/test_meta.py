@@ -2,6 +2,8 @@
 install_agent (atomic, validated, no silent clashes, usable by name at once)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from parallel_agents import yamlio
@@ -13,7 +15,7 @@ from parallel_agents.meta import (collect_designs, create_meta_agent_workflow, i
 from parallel_agents.fake_openclaw import Reply
 from parallel_agents.simulated import AgentPlayer
 from parallel_agents.tasks import AgentTask
-from test_engine import fenced_json, max_overlap, new_fake, new_orch, task_of
+from test_engine import fenced_json, new_fake, new_orch, task_of
 
 TEN = [{"name": f"agent_{n}", "purpose": f"Do job number {n}", "domain": "testing",
         "capabilities": ["one", "two"]} for n in range(10)]
@@ -67,17 +69,43 @@ def test_bad_requests_are_input_errors(new_agents, message):
         create_meta_agent_workflow(new_agents)
 
 
-def test_ten_creators_run_at_once_each_reviewer_after_its_creator_and_all_install(fast_config, tmp_path):
+class CallLog:
+    """Forwards tool calls to a fake and keeps their order: (tool, spawn label or None). With
+    `spawn_delay` each spawn takes that long first (a loaded machine)."""
+
+    def __init__(self, inner, spawn_delay: float = 0.0):
+        self.inner, self.spawn_delay, self.calls = inner, spawn_delay, []
+
+    def has(self, tool):
+        return self.inner.has(tool)
+
+    def call(self, tool, args):
+        if tool == "sessions_spawn" and self.spawn_delay:
+            time.sleep(self.spawn_delay)
+        self.calls.append((tool, args.get("label") if tool == "sessions_spawn" else None))
+        return self.inner.call(tool, args)
+
+
+@pytest.mark.parametrize("spawn_delay", [0.0, 0.03], ids=["idle", "loaded"])
+def test_ten_creators_run_at_once_each_reviewer_after_its_creator_and_all_install(
+        spawn_delay, fast_config, tmp_path):
+    """"At once" is what the engine controls, not the clock: all ten creators are spawned before
+    the first result is waited for, so all ten are in flight together. (How long the children
+    overlap on the fake's clock depends on the machine: with slow spawns - "loaded", 30 ms each
+    against children of 5-20 ms - the first creators end before the last are spawned.)"""
     fake = new_fake(player(), lane_max_concurrent=20, swarm_max_concurrent=20, max_children=20)
-    orch = new_orch(fake, fast_config, tmp_path, max_concurrent=20)
+    log = CallLog(fake, spawn_delay)
+    orch = new_orch(log, fast_config, tmp_path, max_concurrent=20)
     tasks = create_meta_agent_workflow(TEN)
 
     results = orch.run_parallel(tasks)
 
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    assert orch.last_run.peak_in_flight == 10           # spawned and not yet collected, at once
+    first_wait = next(i for i, (tool, _) in enumerate(log.calls) if tool != "sessions_spawn")
+    spawned_first = {task_of(label) for _, label in log.calls[:first_wait]}
+    assert spawned_first == {f"create-agent_{n}" for n in range(10)}
     runs = {task_of(r["label"]): r for r in fake.runs()}
-    creators = [runs[f"create-agent_{n}"] for n in range(10)]
-    assert max_overlap([(r["start_at"], r["ended_at"]) for r in creators]) == 10
     for n in range(10):
         assert runs[f"review-agent_{n}"]["created_at"] >= runs[f"create-agent_{n}"]["ended_at"]
 
