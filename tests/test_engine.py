@@ -763,3 +763,17 @@ def test_a_tools_module_without_agents_wait_and_subagents_is_named_in_the_report
     notes = " ".join(orch.last_run.runtime_notes)
     assert "no agents_wait tool" in notes and "no subagents tool" in notes
     assert orch.last_run.to_dict()["runtime_notes"] == orch.last_run.runtime_notes
+
+
+def test_a_failed_head_of_a_long_chain_skips_every_task_without_recursion(fast_config, tmp_path):
+    """_finish -> release dependents -> skip -> _finish ... recursed once per task: a chain of
+    1,500 whose first task fails raised RecursionError."""
+    tasks = [AgentTask("content_writer_funny", "Write.\nSIM " + json.dumps({"fail": "down"}), task_id="t0",
+                       tier="strongest")]
+    tasks += [AgentTask("content_writer_funny", f"Write {i}", task_id=f"t{i}", depends_on=[f"t{i - 1}"])
+              for i in range(1, 1500)]
+    orch = new_orch(FakeOpenClaw(), fast_config, tmp_path)
+    results = orch.run_parallel(tasks)
+    assert results[0].status == "failed"
+    assert all(r.status == "skipped" for r in results[1:])
+    assert results[-1].error == "dependency t1498 skipped"
