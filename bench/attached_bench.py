@@ -39,7 +39,7 @@ for _path in (str(REPO), str(REPO / "tests" / "integration"), str(BENCH)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from tables import text_table  # noqa: E402
+from tables import report  # noqa: E402
 
 COLUMNS = ["mode", "N", "C", "latency", "fan-out wall s", "ideal s", "ratio", "command wall s",
            "tool calls/task", "cost USD", "gateway CPU ms/task", "host bytes/task", "completed"]
@@ -149,9 +149,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     result = run(n=args.n, concurrent=args.concurrent, latency=args.latency)
-    print(text_table(table(result)))
-    for line in goals(result):
-        print("- " + line)
+    print(report(table(result), goals(result)))
     if args.json:
         print(json.dumps(result))
     return 0 if all(r["completed"] == r["n"] for r in result["rows"]) else 1

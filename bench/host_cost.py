@@ -202,10 +202,8 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps({"rows": rows, "goals": goals(rows)}))
     else:
-        from tables import text_table
-        print(text_table(table(rows)))
-        for line in goals(rows):
-            print("- " + line)
+        from tables import report
+        print(report(table(rows), goals(rows)))
     return 0 if all(r["completed"] == r["tasks"] for r in rows) else 1
 
 

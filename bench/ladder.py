@@ -61,7 +61,7 @@ for _path in (str(REPO), str(BENCH)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from tables import text_table  # noqa: E402
+from tables import report  # noqa: E402
 
 AGENT = "code_reviewer"
 DEFAULT_SHARES = (0.60, 0.80, 0.95)
@@ -374,9 +374,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(text_table(table(result)))
-        for goal in goals(result):
-            print("- " + goal)
+        print(report(table(result), goals(result)))
     return 0
 
 

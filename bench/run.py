@@ -53,7 +53,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import coldstart  # noqa: E402
-from tables import md_table, text_table  # noqa: E402
+from tables import md_table, report  # noqa: E402
 
 BENCHMARKS = ("fanout", "coldstart", "gateway", "attached", "ladder", "host", "taskfile")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
@@ -403,6 +403,32 @@ def gateway_goals(result: dict) -> list[str]:
     return [f"ratio at N={result['n']}, C={result['concurrent']}: {ratio:.2f} (goal <= 1.3): {verdict}"]
 
 
+def _sections(results: dict):
+    """(title, table rows, goal lines) of each benchmark that ran, for the terminal."""
+    import attached_bench
+    import gateway_bench
+    import host_cost
+    import ladder
+    import taskfile_bench
+    sections = {
+        "fanout": lambda r: ("Fan-out efficiency on FakeOpenClaw (ratio = wall / ideal, ideal = "
+                             "ceil(N/C) x latency)", fanout_table(r), fanout_goals(r)),
+        "coldstart": lambda r: ("CLI cold start (fresh processes, median wall time)",
+                                coldstart_table(r), coldstart_goals(r)),
+        "gateway": lambda r: ("Fan-out on a live OpenClaw gateway (scripted model server)",
+                              [gateway_bench.COLUMNS, gateway_bench.row(r)], gateway_goals(r)),
+        "attached": lambda r: ("Attached mode against HTTP script mode (one live gateway)",
+                               attached_bench.table(r), _attached_goals(r)),
+        "ladder": lambda r: ("Ladder economics on FakeOpenClaw (scripted code reviews, config.yaml "
+                             "list prices)", ladder.table(r), ladder_goals(r)),
+        "host": lambda r: ("Host cost: bytes a host following SKILL.md writes per task",
+                           host_cost.table(r["rows"]), r["goals"]),
+        "taskfile": lambda r: ("Task files at scale: plan --tasks FILE and the load alone (fresh "
+                               "processes, medians)", taskfile_bench.table(r["rows"]), r["goals"]),
+    }
+    return [sections[name](results[name]) for name in sections if name in results]
+
+
 # -- main -----------------------------------------------------------------------------------------
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
@@ -476,46 +502,8 @@ def main(argv=None) -> int:
 
     print(f"parallel-agents benchmarks - {date} - {info['nproc']} CPUs, Python {info['python']}, "
           f"load {info['load']}")
-    if "fanout" in results:
-        print("\nFan-out efficiency on FakeOpenClaw (ratio = wall / ideal, ideal = ceil(N/C) x latency)")
-        print(text_table(fanout_table(results["fanout"])))
-        for goal in fanout_goals(results["fanout"]):
-            print("- " + goal)
-    if "coldstart" in results:
-        print("\nCLI cold start (fresh processes, median wall time)")
-        print(text_table(coldstart_table(results["coldstart"])))
-        for goal in coldstart_goals(results["coldstart"]):
-            print("- " + goal)
-    if "gateway" in results:
-        import gateway_bench
-        print("\nFan-out on a live OpenClaw gateway (scripted model server)")
-        print(text_table([gateway_bench.COLUMNS, gateway_bench.row(results["gateway"])]))
-        for goal in gateway_goals(results["gateway"]):
-            print("- " + goal)
-    if "attached" in results:
-        import attached_bench
-        print("\nAttached mode against HTTP script mode (one live gateway)")
-        print(text_table(attached_bench.table(results["attached"])))
-        for goal in _attached_goals(results["attached"]):
-            print("- " + goal)
-    if "ladder" in results:
-        import ladder
-        print("\nLadder economics on FakeOpenClaw (scripted code reviews, config.yaml list prices)")
-        print(text_table(ladder.table(results["ladder"])))
-        for goal in ladder_goals(results["ladder"]):
-            print("- " + goal)
-    if "host" in results:
-        import host_cost
-        print("\nHost cost: bytes a host following SKILL.md writes per task")
-        print(text_table(host_cost.table(results["host"]["rows"])))
-        for goal in results["host"]["goals"]:
-            print("- " + goal)
-    if "taskfile" in results:
-        import taskfile_bench
-        print("\nTask files at scale: plan --tasks FILE and the load alone (fresh processes, medians)")
-        print(text_table(taskfile_bench.table(results["taskfile"]["rows"])))
-        for goal in results["taskfile"]["goals"]:
-            print("- " + goal)
+    for title, rows, goal_lines in _sections(results):
+        print(report(rows, goal_lines, title))
     if args.json:
         print(json.dumps({"machine": info, "results": results}, indent=1))
 

@@ -14,3 +14,9 @@ def md_table(rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
     out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]]
     return "\n".join(out)
+
+
+def report(rows: list[list[str]], goals: list[str], title: str | None = None) -> str:
+    """A benchmark's terminal output: an optional title, its table, its goal lines."""
+    lines = [f"\n{title}"] if title else []
+    return "\n".join(lines + [text_table(rows)] + [f"- {goal}" for goal in goals])

@@ -154,10 +154,8 @@ def main(argv=None) -> int:
         print(json.dumps({"rows": rows, "goals": goals(rows)}))
     else:
         sys.path.insert(0, str(BENCH))
-        from tables import text_table
-        print(text_table(table(rows)))
-        for line in goals(rows):
-            print("- " + line)
+        from tables import report
+        print(report(table(rows), goals(rows)))
     return 0
 
 
