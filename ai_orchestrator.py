@@ -28,6 +28,7 @@ if __name__ == "__main__":
 _EXPORTS = {
     "RealAIParallelOrchestrator": "orchestrator", "RunReport": "orchestrator",
     "AgentTask": "tasks", "AgentResult": "tasks", "Attempt": "tasks", "Event": "events",
+    "map_task": "mapping",
     "list_available_agents": "api", "get_agent_prompt": "api", "validate_agent_type": "api",
     "load_registry": "api",
     "create_content_team": "teams", "create_dev_team": "teams", "create_review_team": "teams",

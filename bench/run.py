@@ -4,7 +4,7 @@
     python3 bench/run.py                   # full run; rewrites BENCHMARKS.md at the repo root
     python3 bench/run.py --quick           # tiny sizes, a few runs: checks the benches still work
     python3 bench/run.py --only ladder     # one benchmark (fanout | coldstart | gateway | attached | ladder | host |
-                                           # taskfile);
+                                           # taskfile | estimate | reuse);
                                            # may be repeated
 
 Benchmarks:
@@ -29,6 +29,13 @@ Benchmarks:
 - taskfile: task files at scale (bench/taskfile_bench.py): `plan --tasks FILE --json` and the
   task-file load alone for 400, 1,200 and 5,000 tasks, in fresh processes. Headline: the
   5,000-task plan's wall time (goal < 3 s), and ms per task staying flat as N grows.
+- estimate: estimate against actual (bench/estimate_bench.py), in a fresh process: `--estimate`
+  of the ladder workload learnt from one earlier run, then the run. Headline: the expected total
+  against what the run spent (goal within +-25 %) and the share of tasks whose actual cost is
+  inside their [low, high] (goal >= 90 %). Deterministic; no timing.
+- reuse: reuse finished work (bench/reuse_bench.py): a 100-task file on the simulated runtime,
+  run once, then rerun with `--reuse` after one task's text changed, each run a fresh process.
+  Headline: the rerun's spawns (goal: exactly 1).
 
 Ratios, not absolute times, are the headline: absolute times depend on the machine. A partial
 run (--quick or --only) does not rewrite BENCHMARKS.md unless --output is given. Hand-written
@@ -55,7 +62,8 @@ sys.path.insert(0, str(BENCH))
 import coldstart  # noqa: E402
 from tables import md_table, report  # noqa: E402
 
-BENCHMARKS = ("fanout", "coldstart", "gateway", "attached", "ladder", "host", "taskfile")
+BENCHMARKS = ("fanout", "coldstart", "gateway", "attached", "ladder", "host", "taskfile", "estimate",
+              "reuse")
 NOTES_MARKER = "<!-- notes below this line are kept by bench/run.py -->"
 
 GOAL_RATIO = 1.05             # at N=1000, C=50
@@ -146,47 +154,48 @@ def _attached_goals(result: dict) -> list[str]:
     return attached_bench.goals(result)
 
 
-# -- host cost ------------------------------------------------------------------------------------
-def run_host_cost() -> dict:
-    """bench/host_cost.py in a fresh process with a temp PARALLEL_AGENTS_HOME; its rows and goals."""
-    with tempfile.TemporaryDirectory(prefix="pa-bench-host-") as home:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "PARALLEL_AGENTS_"))}
-        env["PARALLEL_AGENTS_HOME"] = home
-        proc = subprocess.run([sys.executable, str(BENCH / "host_cost.py"), "--json"], cwd=REPO,
-                              env=env, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        raise RuntimeError(f"host cost failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-# -- task files at scale -------------------------------------------------------------------------
-def run_taskfile(quick: bool) -> dict:
-    """bench/taskfile_bench.py in a fresh process (it starts a fresh process per measurement,
-    each with a temp PARALLEL_AGENTS_HOME); its rows and goals."""
+# -- the standalone benches, each in a fresh process --------------------------------------------
+def _bench_script(script: str, *args: str, own_home: bool = True, timeout: int = 900) -> dict:
+    """bench/SCRIPT --json in a fresh process, the user's OpenClaw and parallel-agents settings
+    left out; with own_home, in a temp PARALLEL_AGENTS_HOME (and OpenClaw state dir) of its own
+    (otherwise the script makes its own per measurement). Its last stdout line, as JSON."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "PARALLEL_AGENTS_"))}
-    proc = subprocess.run([sys.executable, str(BENCH / "taskfile_bench.py"), "--json",
-                           *(["--quick"] if quick else [])],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        raise RuntimeError(f"taskfile bench failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-# -- ladder economics -----------------------------------------------------------------------------
-def run_ladder(n: int, seed: int) -> dict:
-    """bench/ladder.py in a fresh process with a temp PARALLEL_AGENTS_HOME; its JSON figures."""
-    with tempfile.TemporaryDirectory(prefix="pa-bench-ladder-") as home:
-        env = dict(os.environ, PARALLEL_AGENTS_HOME=home,
-                   OPENCLAW_STATE_DIR=str(Path(home) / "openclaw-state"))
-        for key in ("OPENCLAW_GATEWAY_URL", "OPENCLAW_GATEWAY_TOKEN", "PARALLEL_AGENTS_DEBUG"):
-            env.pop(key, None)
-        proc = subprocess.run([sys.executable, str(BENCH / "ladder.py"), "--n", str(n),
-                               "--seed", str(seed), "--json"],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    with tempfile.TemporaryDirectory(prefix="pa-bench-") as home:
+        if own_home:
+            env.update(PARALLEL_AGENTS_HOME=home, OPENCLAW_STATE_DIR=str(Path(home) / "openclaw-state"))
+        proc = subprocess.run([sys.executable, str(BENCH / script), *args, "--json"], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=timeout)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"ladder N={n} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"{script} {' '.join(args)} failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr[-2000:]}")
     return json.loads(lines[-1])
+
+
+def run_host_cost() -> dict:
+    """Host cost: bench/host_cost.py; its rows and goals."""
+    return _bench_script("host_cost.py")
+
+
+def run_taskfile(quick: bool) -> dict:
+    """Task files at scale: bench/taskfile_bench.py (a fresh process and home per measurement)."""
+    return _bench_script("taskfile_bench.py", *(["--quick"] if quick else []), own_home=False,
+                         timeout=1800)
+
+
+def run_ladder(n: int, seed: int) -> dict:
+    """Ladder economics: bench/ladder.py; its JSON figures."""
+    return _bench_script("ladder.py", "--n", str(n), "--seed", str(seed), timeout=600)
+
+
+def run_estimate(n: int) -> dict:
+    """Estimate against actual: bench/estimate_bench.py; its figures."""
+    return _bench_script("estimate_bench.py", "--n", str(n), timeout=600)
+
+
+def run_reuse(n: int) -> dict:
+    """A --reuse rerun: bench/reuse_bench.py (its runs share one home of its own)."""
+    return _bench_script("reuse_bench.py", "--n", str(n), own_home=False, timeout=1800)
 
 
 def ladder_intro(result: dict) -> list[str]:
@@ -229,6 +238,21 @@ def _start_count(result: dict) -> str:
     second = list(result["models"])[1] if len(result["models"]) > 1 else None
     total = sum(starts.values())
     return f"{starts.get(second, 0)} of the {total}" if total else "most"
+
+
+def _estimate_table(result: dict) -> list[list[str]]:
+    import estimate_bench
+    return estimate_bench.table(result)
+
+
+def _estimate_goals(result: dict) -> list[str]:
+    import estimate_bench
+    return estimate_bench.goals(result)
+
+
+def _reuse_table(result: dict) -> list[list[str]]:
+    import reuse_bench
+    return reuse_bench.table(result["rows"])
 
 
 def ladder_goals(result: dict) -> list[str]:
@@ -294,7 +318,9 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                 + (_attached_goals(results["attached"]) if "attached" in results else [])
                 + (ladder_goals(results["ladder"]) if "ladder" in results else [])
                 + (results["host"]["goals"] if "host" in results else [])
-                + (results["taskfile"]["goals"] if "taskfile" in results else [])]
+                + (results["taskfile"]["goals"] if "taskfile" in results else [])
+                + (_estimate_goals(results["estimate"]) if "estimate" in results else [])
+                + (results["reuse"]["goals"] if "reuse" in results else [])]
     if headline:
         lines += ["Headline (goals from the issue):", ""] + headline + [""]
     if "fanout" in results:
@@ -371,6 +397,18 @@ def render_markdown(results: dict, info: dict, command: str, date: str, notes: s
                   " ".join(taskfile_bench.__doc__.split("\n\n", 2)[2].split()), "",
                   md_table(taskfile_bench.table(results["taskfile"]["rows"])), ""]
         lines += [f"- {goal}" for goal in results["taskfile"]["goals"]] + [""]
+    if "estimate" in results:
+        import estimate_bench
+        lines += ["## Estimate against actual (ladder workload, FakeOpenClaw)", "",
+                  " ".join(estimate_bench.__doc__.split("\n\n", 2)[2].split()), "",
+                  md_table(estimate_bench.table(results["estimate"])), ""]
+        lines += [f"- {goal}" for goal in _estimate_goals(results["estimate"])] + [""]
+    if "reuse" in results:
+        import reuse_bench
+        lines += ["## Reuse finished work (run --reuse, simulated runtime)", "",
+                  " ".join(reuse_bench.__doc__.split("\n\n", 2)[2].split()), "",
+                  md_table(reuse_bench.table(results["reuse"]["rows"])), ""]
+        lines += [f"- {goal}" for goal in results["reuse"]["goals"]] + [""]
     lines += [NOTES_MARKER, ""]
     if notes:
         lines.append(notes.strip("\n"))
@@ -425,6 +463,11 @@ def _sections(results: dict):
                            host_cost.table(r["rows"]), r["goals"]),
         "taskfile": lambda r: ("Task files at scale: plan --tasks FILE and the load alone (fresh "
                                "processes, medians)", taskfile_bench.table(r["rows"]), r["goals"]),
+        "estimate": lambda r: ("Estimate against actual: --estimate of the ladder workload, "
+                               "learnt from one earlier run", _estimate_table(r),
+                               _estimate_goals(r)),
+        "reuse": lambda r: ("Reuse finished work: reruns of a task file with --reuse (fresh "
+                            "processes, simulated runtime)", _reuse_table(r), r["goals"]),
     }
     return [sections[name](results[name]) for name in sections if name in results]
 
@@ -440,7 +483,7 @@ def main(argv=None) -> int:
                    help="tiny sizes and few runs (N=20, 1 repeat, 3 cold-start runs)")
     p.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
                    help="run only this benchmark (fanout | coldstart | gateway | attached | ladder | host "
-                        "| taskfile); "
+                        "| taskfile | estimate | reuse); "
                         "may be repeated")
     p.add_argument("--sizes", type=_ints, default=None, help="fan-out N values, e.g. 100,1000")
     p.add_argument("--concurrency", type=_ints, default=None, help="max_concurrent values, e.g. 8,50")
@@ -495,6 +538,14 @@ def main(argv=None) -> int:
         log("taskfile: plan --tasks and the load alone, " + ("100 and 400 tasks" if args.quick
             else "400, 1,200 and 5,000 tasks") + ", fresh processes")
         results["taskfile"] = run_taskfile(args.quick)
+    if "estimate" in selected:
+        estimate_n = args.ladder_n or (40 if args.quick else 300)
+        log(f"estimate: N={estimate_n} scripted code reviews, estimated, then run")
+        results["estimate"] = run_estimate(estimate_n)
+    if "reuse" in selected:
+        reuse_n = 20 if args.quick else 100
+        log(f"reuse: a {reuse_n}-task file run, then rerun with --reuse, fresh processes")
+        results["reuse"] = run_reuse(reuse_n)
     try:
         info["load_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:

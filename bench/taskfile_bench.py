@@ -48,11 +48,13 @@ print(json.dumps({"seconds": time.perf_counter() - started, "tasks": len(tasks)}
 """
 
 
-def task_file(n: int) -> str:
+def task_file(n: int, changed: int | None = None) -> str:
+    """n review tasks over four agents, every tenth depending on the one before; task `changed`
+    (an index) with another text (bench/reuse_bench.py's one edited task)."""
     lines = ["tasks:\n"]
     for i in range(n):
-        lines.append(f"  - id: review-{i}\n    agent: {AGENTS[i % len(AGENTS)]}\n"
-                     f"    task: Review module {i} of the billing service.\n"
+        text = f"Review module {i} of the billing service." + (" Focus on rounding." if i == changed else "")
+        lines.append(f"  - id: review-{i}\n    agent: {AGENTS[i % len(AGENTS)]}\n    task: {text}\n"
                      f"    input: {{file: billing/part_{i}.py, code: 'def total_{i}(xs): return sum(xs)'}}\n")
         if i % 10 == 9:
             lines.append(f"    depends_on: [review-{i - 1}]\n")

@@ -149,6 +149,8 @@ def cmd_validate(args, out) -> int:
     else:
         for problem in report.problems:
             out(str(problem))
+        for note in report.notes():
+            out(note)
         out(report.summary())
     return 0 if report.ok else 1
 
@@ -192,7 +194,8 @@ def main(argv: list[str] | None = None, *, runtime=None, out=None) -> int:
         if args.command not in WITHOUT_DEPENDENCIES:
             from .deps import check_installed
             check_installed()  # one line naming `setup`, before any worker thread needs them
-        if getattr(args, "attach", None) is not None and runtime is None:
+        if getattr(args, "attach", None) is not None and runtime is None \
+                and not getattr(args, "estimate", False):   # an estimate needs no runtime
             from .cli_attach import launch
             return launch(args, argv, out, err)
         return _commands()[args.command](args, out)

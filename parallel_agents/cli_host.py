@@ -15,12 +15,18 @@ def add_parsers(sub, add_json) -> None:
     from .cli_run import add_task_options
     p = sub.add_parser("plan", help="host-agent mode: print the sessions_spawn calls to make")
     add_task_options(p)
+    from .cli_estimate import add_options as add_estimate_options
+    add_estimate_options(p)   # --estimate (no plan is made), --max-cost (no plan past it)
     p.add_argument("--collect", action="store_true",
                    help="add Swarm collector fields (collect, outputSchema, groupId) to JSON tasks")
     p.add_argument("--prompts", choices=("file", "inline"), default=None,
                    help="file (default): each spawn's task points the child at a prompt file, so "
                         "the host writes ~200 bytes per spawn; inline: the whole prompt is the task "
                         "(when children cannot read host files; chosen for you when OpenClaw says so)")
+    p.add_argument("--reuse", action="store_true",
+                   help="finish a task from an earlier run's or plan's completed result instead of "
+                        "listing its spawn, when its agent definition, prompt, output format and "
+                        "tier are the same (reused: true); later checks of the plan reuse too")
     add_json(p)
 
     p = sub.add_parser("check", help="host-agent mode: validate children's replies, get next spawns")
@@ -69,9 +75,12 @@ def _next(plan, spawns: list, running: int) -> str:
 def _answer(plan, spawns, args, out, *, running: set = frozenset(), extra=None) -> int:
     results = plan.status(running)
     active = sum(1 for r in results if r["status"] in ("running", "spawned"))
+    reused = sum(1 for r in results if r.get("reused"))
     nxt = _next(plan, spawns, active)
     body = {"plan_id": plan.plan_id, "done": plan.done, "spawn": spawns, "results": results,
             "next": nxt}
+    if plan.reuse or reused:
+        body["reused"] = reused   # tasks finished from kept results (plan --reuse), in all
     if plan.notes:
         body["notes"] = plan.notes
     body.update(extra or {})
@@ -80,9 +89,11 @@ def _answer(plan, spawns, args, out, *, running: set = frozenset(), extra=None) 
     else:
         out(table([{"task": r["task_id"], "agent": r["agent_type"], "status": r["status"],
                     "tier": r.get("tier") or "-", "attempts": len(r["attempts"]),
-                    "note": r.get("error") or ""} for r in results],
+                    "note": r.get("error") or ("[reused]" if r.get("reused") else "")}
+                   for r in results],
                   ["task", "agent", "status", "tier", "attempts", "note"]))
-        out(f"\nplan {plan.plan_id}: {len(spawns)} spawn(s) to make.")
+        out(f"\nplan {plan.plan_id}: {len(spawns)} spawn(s) to make"
+            + (f", {reused} task(s) reused." if plan.reuse or reused else "."))
         for s in spawns:
             out(f"  sessions_spawn {s['args']['label']} ({s['agent_type']} on {s['tier']})")
         for note in plan.notes:
@@ -97,15 +108,34 @@ def cmd_plan(args, out) -> int:
     from .hostenv import plan_settings
     from .hostmode import HostPlan
     registry, config = _deps()
+    from .cli_estimate import preflight
     with located_task_errors(args) as tasks:
         tasks += tasks_from_args(args)
+        done, estimate = preflight(args, out, lambda: _estimate(tasks, registry, config,
+                                                                args.reuse),
+                                   announce=False)   # the plan's notes say it
+        if done:   # --estimate: no plan
+            return 0
         settings = plan_settings(config, prompts=args.prompts)
         plan = HostPlan.create(tasks, registry, config, collect=args.collect,
                                prompts=settings.prompts, window=settings.window,
-                               unusable=settings.unusable)           # holds the plan's lock
+                               unusable=settings.unusable, reuse=args.reuse)   # holds its lock
     with plan:
         plan.notes[:0] = settings.notes
-        return _answer(plan, plan.next_spawns(), args, out)
+        if estimate is not None:   # --max-cost: the host is told what the plan should cost
+            plan.notes.append(f"estimate: {estimate.summary()}, within --max-cost "
+                              f"${args.max_cost:.4f}")
+        return _answer(plan, plan.next_spawns(), args, out,
+                       extra={"estimate": estimate.to_dict()} if estimate is not None else None)
+
+
+def _estimate(tasks, registry, config, reuse: bool = False):
+    from .estimate import estimate_tasks
+    from .reuse import ReuseStore
+    from .usage_history import load_history
+    return estimate_tasks(tasks, registry=registry, config=config,
+                          history=load_history(registry=registry),
+                          reuse=ReuseStore.from_config(config.reuse, lookup=True) if reuse else None)
 
 
 def _load_plan(plan_id, registry, config, *, hold: bool = False):

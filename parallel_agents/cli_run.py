@@ -24,6 +24,12 @@ def add_parsers(sub, add_json) -> None:
     from .cli_workflows import add_run_options
     add_run_options(p, what)  # --team, --goal and their options
     _runtime_args(p)
+    from .cli_estimate import add_options as add_estimate_options
+    add_estimate_options(p)   # --estimate, --max-cost
+    p.add_argument("--reuse", action="store_true",
+                   help="take a completed result of an earlier run instead of spawning a task "
+                        "with the same agent definition, prompt, output format and tier "
+                        "(reused: true, cost 0)")
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by --attach for the run it starts
     add_json(p)
 
@@ -37,6 +43,8 @@ def add_parsers(sub, add_json) -> None:
                    help="with RUN_ID: wait until the run has finished (a detached --attach run)")
     p.add_argument("--timeout", type=_positive, metavar="SECONDS",
                    help="with --wait: stop waiting after this long (the run goes on)")
+    p.add_argument("--forget", action="store_true",
+                   help="delete every result kept for `run --reuse` (journals stay)")
     add_json(p)
 
     p = sub.add_parser("resume", help="finish a run from its journal without re-spawning")
@@ -78,7 +86,8 @@ def located_task_errors(args):
     try:
         yield tasks
     except InputError as exc:
-        if any(not p.file for p in exc.problems):
+        from .errors import CostLimitExceeded   # about the whole run, not one task
+        if any(not p.file for p in exc.problems) and not isinstance(exc, CostLimitExceeded):
             found: dict = {}  # filled on first use: task positions and the file's lines
             exc.problems = [p if p.file else _locate(p, exc, args, tasks, found)
                             for p in exc.problems]
@@ -179,7 +188,8 @@ def orchestrator_options(args) -> dict:
         config = config.with_gateway(url=url, allow_insecure_http=insecure)
     runtime = getattr(args, "runtime_object", None) or \
         ("simulated" if getattr(args, "simulate", False) else url)
-    return {"runtime": runtime, "config": config, "budget_usd": getattr(args, "budget", None)}
+    return {"runtime": runtime, "config": config, "budget_usd": getattr(args, "budget", None),
+            "reuse": bool(getattr(args, "reuse", False))}
 
 
 def _orchestrator(args, total: int):
@@ -200,8 +210,9 @@ def _report(orch, progress, args, out) -> int:
         out(results_table(report.results))
         counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items()))
         calls = sum(report.runtime_calls.values())
-        out(f"\nrun {report.run_id}: {counts}; ${report.cost_usd:.4f}; "
-            f"{report.wall_seconds:.1f}s; {calls} runtime calls")
+        reused = sum(1 for r in report.results if r.reused)
+        out(f"\nrun {report.run_id}: {counts}" + (f" ({reused} reused)" if reused else "")
+            + f"; ${report.cost_usd:.4f}; {report.wall_seconds:.1f}s; {calls} runtime calls")
         if report.unpriced_models:
             out("no price in config for: " + ", ".join(report.unpriced_models))
     for note in report.runtime_notes:  # what the runtime lacks: on stderr, even with --json
@@ -215,7 +226,8 @@ def results_table(results) -> str:
         tokens = r.usage["input_tokens"] + r.usage["output_tokens"]
         rows.append({"task": r.task_id, "status": r.status, "tier": r.tier or "-",
                      "attempts": len(r.attempts), "tokens": tokens, "cost": f"${r.cost_usd:.4f}",
-                     "time": f"{r.execution_time:.1f}s", "note": r.error or _preview(r.output)})
+                     "time": f"{r.execution_time:.1f}s",
+                     "note": r.error or ("[reused] " if r.reused else "") + _preview(r.output)})
     return table(rows, ["task", "status", "tier", "attempts", "tokens", "cost", "time", "note"])
 
 
@@ -246,6 +258,10 @@ def cmd_run(args, out) -> int:
     with located_task_errors(args) as tasks:
         tasks += tasks_from_args(args)
         orch, progress = _orchestrator(args, len(tasks))
+        from .cli_estimate import preflight
+        if preflight(args, out, lambda: orch.estimate(tasks))[0]:   # --estimate, --max-cost
+            progress.close()
+            return 0
         orch.run_parallel(tasks, run_id=getattr(args, "run_id", None))
     return _report(orch, progress, args, out)
 
@@ -287,6 +303,8 @@ def cmd_demo(args, out) -> int:
 
 
 def cmd_runs(args, out) -> int:
+    if args.forget:
+        return _forget(args, out)
     if args.run_id:
         from .cli_attach import show_run
         return show_run(args, out)
@@ -307,6 +325,23 @@ def cmd_runs(args, out) -> int:
                 + (f", damaged line(s) {', '.join(map(str, r.damaged_lines))}" if r.damaged_lines else ""),
                 "statuses": ", ".join(f"{n} {k}" for k, n in sorted(r.statuses.items()))}
                for r in runs], ["run", "started", "tasks", "finished", "state", "statuses"]))
+    return 0
+
+
+def _forget(args, out) -> int:
+    """`runs --forget`: empty the store of results kept for `run --reuse`."""
+    if args.run_id or args.wait or args.timeout:
+        raise InputError("--forget goes alone: it clears every kept result, not one run's",
+                         field="--forget", fix="python3 ai_orchestrator.py runs --forget")
+    from .paths import display
+    from .reuse import ReuseStore
+    store = ReuseStore()
+    cleared = store.clear()
+    if args.json:
+        out(to_json({"forgotten": cleared.to_dict(), "folder": str(store.folder)}))
+    else:
+        out(f"forgot {cleared.entries} kept result(s), {cleared.bytes} bytes, in "
+            f"{display(store.folder)}; journals are kept")
     return 0
 
 

@@ -61,6 +61,8 @@ def add_parsers(sub, add_json) -> None:
     p.add_argument("agents", nargs="+", metavar="NAME_OR_FILE",
                    help="installed agent names or definition YAML files")
     _refine_args(p)
+    from .cli_estimate import add_options as add_estimate_options
+    add_estimate_options(p)   # --estimate, --max-cost
     p.add_argument("--out", type=Path, metavar="DIR", help="write each best version to DIR/NAME.yaml")
     p.add_argument("--install", action="store_true",
                    help="install the best versions that reach --target into your agents folder "
@@ -169,8 +171,12 @@ def cmd_run_workflow(args, out) -> int:
                          fix="use --topic/--app/--features/--code with --team, or only --goal")
     if args.team:
         from .cli_run import _orchestrator as run_orchestrator, _report
+        from .cli_estimate import preflight
         tasks = team_tasks(args)
         orch, progress = run_orchestrator(args, len(tasks))
+        if preflight(args, out, lambda: orch.estimate(tasks))[0]:   # --estimate, --max-cost
+            progress.close()
+            return 0
         orch.run_parallel(tasks)
         return _report(orch, progress, args, out)
     return _run_goal(args, out)
@@ -178,9 +184,15 @@ def cmd_run_workflow(args, out) -> int:
 
 def _run_goal(args, out) -> int:
     from .cli_run import results_table
+    from .cli_estimate import preflight
+    from .planning import estimate_orchestrate
     progress = WorkflowProgress(quiet=bool(args.json))
     orch = _orchestrator(args, progress)
     refine = args.refine_created or args.install
+    if preflight(args, out, lambda: estimate_orchestrate(
+            orch, args.goal, max_tasks=args.max_tasks, refine_created=refine,
+            target_score=args.target))[0]:
+        return 0
     done = orch.orchestrate(args.goal, max_tasks=args.max_tasks, refine_created=refine,
                             target_score=args.target, max_rounds=args.max_rounds,
                             install=args.install)
@@ -216,8 +228,13 @@ def cmd_refine(args, out) -> int:
     from .cli import output_folder
     from .meta import install_agent
     output_folder(args.out)  # before any work: a bad --out would waste the whole run
+    from .cli_estimate import preflight
+    from .refinement import estimate_refinement
     progress = WorkflowProgress(quiet=bool(args.json))
     orch = _orchestrator(args, progress)
+    if preflight(args, out, lambda: estimate_refinement(orch, args.agents, args.target,
+                                                        args.max_rounds))[0]:
+        return 0
     results = orch.run_iterative_refinement(args.agents, args.target, args.max_rounds)
     progress.close()
     written, installed = [], []

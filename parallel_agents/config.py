@@ -80,9 +80,19 @@ class Config:
         return self.data["max_input_bytes"]
 
     @property
+    def max_map_items(self) -> int:
+        """The most items a for_each group may have (a task's max_items overrides it)."""
+        return self.data.get("max_map_items", 1000)
+
+    @property
     def gateway(self) -> dict:
         """{"url": str | None, "allow_insecure_http": bool} (the token is never in config)."""
         return {"url": None, "allow_insecure_http": False, **(self.data.get("gateway") or {})}
+
+    @property
+    def reuse(self) -> dict:
+        """{"store": bool, "max_mb": number, "max_age_days": number} (parallel_agents/reuse.py)."""
+        return {"store": True, "max_mb": 100, "max_age_days": 30, **(self.data.get("reuse") or {})}
 
     def with_gateway(self, *, url: str | None = None, allow_insecure_http: bool = False) -> "Config":
         """This config with command-line gateway options on top (unset ones change nothing)."""

@@ -3,6 +3,20 @@
 A definition is checked against agents/agent-definition.schema.json, then for what a schema
 cannot say: the file name equals `name`, keys appear once, and `output_schema` is itself a valid
 JSON Schema whose references resolve.
+
+Least privilege (`agent_id`, `sandbox`): a definition may name the configured OpenClaw agent its
+children run as and require a sandbox. Both go to sessions_spawn unchanged (runtime.SpawnRequest,
+hostmode's spawns) and are absent from the spawn when the definition does not set them. What
+OpenClaw 2026.9.6 accepts (node_modules/openclaw/dist):
+- `agentId`: a string (sessions-spawn-tool-*.mjs createSessionsSpawnToolSchema). Valid ids match
+  `^[a-z0-9][a-z0-9_-]{0,63}$` case-insensitively and are lower-cased (agent-id-*.mjs
+  isValidAgentId / normalizeAgentId); we take the canonical lower-case form only. Anything else
+  is refused `{status: "error", error: 'Invalid agentId "X". Agent IDs must match
+  [a-z0-9][a-z0-9_-]{0,63}.'}`.
+- `sandbox`: "inherit" | "require" (SESSIONS_SPAWN_SANDBOX_MODES; "inherit" is the default).
+  OpenClaw takes any other value as "inherit" without a word, so the schema allows only these.
+  spawn_targets.py has who may be spawned as, and the refusals; doctor.py checks a definition's
+  agent before a run.
 """
 from __future__ import annotations
 
@@ -22,7 +36,7 @@ from .paths import DEFINITION_SCHEMA, display
 CHECKS_VERSION = 2
 
 FIELDS = ("name", "aliases", "category", "description", "system_prompt", "output_format",
-          "output_schema", "tier", "timeout_seconds")
+          "output_schema", "tier", "timeout_seconds", "agent_id", "sandbox")
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,8 @@ class AgentDefinition:
     aliases: tuple[str, ...] = ()
     tier: str | None = None
     timeout_seconds: int | None = None
+    agent_id: str | None = None   # the configured OpenClaw agent children run as (agentId)
+    sandbox: str | None = None    # "require" | "inherit" (sessions_spawn sandbox); None = default
     source: str | None = field(default=None, compare=False)
     origin: str = field(default="inline", compare=False)  # shipped | overlay | inline
 
@@ -53,6 +69,16 @@ class AgentDefinition:
             if value in (None, ()):
                 continue
             out[key] = list(value) if key == "aliases" else value
+        return out
+
+    def spawn_privileges(self) -> dict:
+        """The sessions_spawn arguments this definition adds: agentId and sandbox, each only
+        when it is set (a definition without them spawns exactly as before)."""
+        out = {}
+        if self.agent_id:
+            out["agentId"] = self.agent_id
+        if self.sandbox:
+            out["sandbox"] = self.sandbox
         return out
 
 
@@ -76,6 +102,9 @@ def _fix_for(error) -> str | None:
     if kind == "additionalProperties":
         allowed = ", ".join(error.schema.get("properties", {}))
         return f"remove it; allowed keys are: {allowed}"
+    if kind == "pattern" and path == ["agent_id"]:
+        return ("use the id of an agent configured in openclaw.json (agents.list): a lower-case "
+                "letter or digit, then letters, digits, _ or -, up to 64 characters")
     if kind == "pattern" and path == ["tier"]:
         return "use a tier name from config.yaml: lower case letters, digits, _ or -, up to 32"
     if kind == "pattern" and path and (path[-1] in ("name", "category") or path[0] == "aliases"):

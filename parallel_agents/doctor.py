@@ -4,6 +4,15 @@ Gateway checks run when OPENCLAW_GATEWAY_URL is set. Whether `sessions_spawn` is
 HTTP is asked without spawning anything: called with no arguments, an allowed sessions_spawn
 answers 400 ("task required") before it spawns, a disallowed one 404. Tier models are only
 tried with `--probe`, which spawns one tiny run per tier.
+
+Least privilege: every agent definition that names an OpenClaw agent (`agent_id`) is checked
+against the gateway's `agents_list` (the agent ids this session may spawn as) when the gateway
+answers it, else against the local openclaw.json (openclaw_local.AgentRoster: agents.entries or
+agents.list, subagents.allowAgents, with OpenClaw's rules from spawn_targets.py); a definition
+with `sandbox: require` against the sandbox.mode of the agent it runs as (local config only).
+agents_list is not in OpenClaw's "coding" tool profile, so a stock gateway offers it neither over
+HTTP nor through an attach grant (tools.alsoAllow: ["agents_list"] adds it): the local config is
+the usual source. One line per problem, with the fix; one ok line when there is none.
 """
 from __future__ import annotations
 
@@ -95,7 +104,8 @@ def _user_folder() -> Check:
 
 
 def _gateway_checks(config, *, probe: bool, url: str | None = None,
-                    allow_insecure_http: bool = False) -> list[Check]:
+                    allow_insecure_http: bool = False, found: dict | None = None) -> list[Check]:
+    """The gateway checks; `found["caller"]` is set to the caller when the gateway took the token."""
     from .errors import ParallelAgentsError, ToolError
     from .gateway import URL_ENV
     from .runtimes import gateway_caller
@@ -124,6 +134,8 @@ def _gateway_checks(config, *, probe: bool, url: str | None = None,
         if "(400)" in exc.message:
             checks.append(Check("token accepted", OK, "the gateway accepted the token"))
             checks.append(Check("sessions_spawn allowed", OK, "reachable over HTTP"))
+            if found is not None:
+                found["caller"] = caller
         else:
             name = "token accepted" if "(401)" in exc.message else "sessions_spawn allowed"
             checks.append(Check(name, FAIL, exc.message, exc.fix))
@@ -268,17 +280,107 @@ def _attach_check() -> Check:
                  "here (a grant exposes all of the session's tools to this process while it runs)")
 
 
+def _agents_from_gateway(caller) -> tuple[list[str], str] | None:
+    """(the agent ids agents_list says this session may spawn as, where that came from), or None
+    when the gateway does not offer agents_list."""
+    from .errors import ParallelAgentsError
+    if caller is None:
+        return None
+    try:
+        listing = caller.call("agents_list", {})
+    except ParallelAgentsError:  # 404 on a stock gateway: not in the coding profile
+        return None
+    rows = listing.get("agents") if isinstance(listing, dict) else None
+    if not isinstance(rows, list):
+        return None
+    ids = [r["id"] for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
+    return ids, f"the gateway's agents_list ({caller.base})"
+
+
+def _privilege_checks(registry, caller=None) -> list[Check]:
+    """Least privilege (module docstring): does every agent a definition names exist and may it
+    be spawned as; is every agent a definition requires a sandbox of sandboxed."""
+    from .hostenv import local_openclaw
+    from .paths import display
+    named = [d for d in registry or () if d.agent_id or d.sandbox == "require"]
+    if not named:
+        return []
+    local = local_openclaw()
+    readable = local is not None and local.config_found and bool(local.config)
+    roster = local.agent_roster() if readable else None
+    listed = _agents_from_gateway(caller)
+    if listed is None and roster is None:
+        return [Check("least privilege", SKIP, f"{len(named)} agent definition(s) name an OpenClaw "
+                      "agent or require a sandbox; neither the gateway's agents_list nor an OpenClaw "
+                      "config is reachable from here to check them",
+                      "run doctor where OpenClaw's config is (an OpenClaw exec), or set "
+                      "OPENCLAW_CONFIG_PATH")]
+    config_path = local.config_path if roster is not None else "openclaw.json"
+    source = listed[1] if listed else str(config_path)
+    checks = []
+    for d in named:
+        where = display(d.source) if d.source else d.name
+        if d.agent_id:
+            why = _agent_problem(d.agent_id, listed, roster)
+            if why:
+                checks.append(Check(f"least privilege: {d.name}", FAIL,
+                                    f'agent_id "{d.agent_id}" ({where}): {why} (from {source}); '
+                                    "OpenClaw refuses its spawns",
+                                    _agent_fix(d.agent_id, roster, config_path, where)))
+        if d.sandbox == "require" and roster is not None and not roster.sandboxed(d.agent_id):
+            agent = d.agent_id or roster.requester
+            mode = roster.sandbox_modes.get(agent, "off")
+            checks.append(Check(f"least privilege: {d.name}", FAIL,
+                                f'sandbox: require ({where}), but agent "{agent}" has sandbox.mode '
+                                f'"{mode}" in {config_path}: OpenClaw refuses its spawns',
+                                f'set sandbox.mode "all" (or "non-main") for agent "{agent}" in '
+                                f"{config_path} (sandboxes need Docker), or remove sandbox from {where}"))
+    if checks:
+        return checks
+    names = ", ".join(sorted(f"{d.name} -> {d.agent_id or 'the requesting agent'}"
+                             + (" (sandboxed)" if d.sandbox == "require" else "") for d in named))
+    return [Check("least privilege", OK, f"every agent the definitions run as exists and may be "
+                  f"spawned ({source}): {names}")]
+
+
+def _agent_problem(agent_id: str, listed, roster) -> str | None:
+    if listed is not None:
+        ids = listed[0]
+        return None if agent_id in ids else \
+            f"not among the agents this session may spawn as (allowed: {', '.join(ids) or 'none'})"
+    return roster.refusal(agent_id)
+
+
+def _agent_fix(agent_id: str, roster, config_path, where: str) -> str:
+    """What to add to openclaw.json so that `agent_id` exists and may be spawned as."""
+    if roster is None:
+        steps = [f'make sure "{agent_id}" is in agents.list and in the requesting agent\'s '
+                 "subagents.allowAgents"]
+    else:
+        steps = []
+        if agent_id not in roster.configured:
+            steps.append(f'add "{agent_id}": {{}} to agents.entries' if roster.roster_field == "agents.entries"
+                         else f'add {{"id": "{agent_id}"}} to agents.list')
+        allowed_any = roster.allow_agents is not None and "*" in roster.allow_agents
+        if agent_id != roster.requester or roster.allow_agents is not None:
+            if not allowed_any and agent_id not in (roster.allow_agents or ()):
+                steps.append(f'add "{agent_id}" to {roster.allow_field}')
+    return " and ".join(steps) + f" in {config_path}, or remove agent_id from {where}"
+
+
 def run_checks(*, probe: bool = False, gateway: str | None = None,
                allow_insecure_http: bool = False) -> list[Check]:
     """Every check, in order. `gateway`: a gateway URL to check instead of the configured one."""
     checks = [_python(), _dependencies()]
     if checks[-1].state == FAIL:
         return checks
-    registry_check, _ = _registry()
+    registry_check, registry = _registry()
     config_check, config = _config()
     checks += [registry_check, config_check, _user_folder()]
     checks += _host_checks(config)
     checks.append(_attach_check())
+    found: dict = {}
     checks += _gateway_checks(config, probe=probe, url=gateway,
-                              allow_insecure_http=allow_insecure_http)
+                              allow_insecure_http=allow_insecure_http, found=found)
+    checks += _privilege_checks(registry, found.get("caller"))
     return checks

@@ -100,6 +100,21 @@ class UnknownAgentError(InputError):
         self.suggestions = suggestions
 
 
+class CostLimitExceeded(InputError):
+    """A run's expected cost (estimate.py) is over the limit it was given: nothing was started.
+    Carries the estimate; --json shows it beside the problem."""
+
+    def __init__(self, message: str, *, estimate, max_usd: float, field: str = "max_cost_usd",
+                 fix: str | None = None):
+        super().__init__(message, field=field, fix=fix)
+        self.estimate = estimate
+        self.max_usd = max_usd
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "max_cost_usd": self.max_usd,
+                "estimate": self.estimate.to_dict()}
+
+
 class EnvironmentProblem(ParallelAgentsError):
     """Something the machine lacks: a Python package, a runtime, a readable folder."""
 

@@ -6,7 +6,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 KINDS = ("queued", "spawned", "completed", "failed", "retried", "reasked", "escalated",
-         "cancelled", "skipped", "timeout", "backpressure")
+         "cancelled", "skipped", "timeout", "backpressure",
+         "expanded")   # a group (for_each) became its items: message "N items"
 
 log = logging.getLogger("parallel_agents")
 

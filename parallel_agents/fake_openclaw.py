@@ -16,6 +16,9 @@ Knobs beyond OpenClaw's own limits: `tools` (which tools exist, to play degraded
 parameters are thrown), `requester_run_id` (set it to play an in-agent caller, where collectors
 may omit groupId), `run_timeout_unit_s` (wall seconds per runTimeoutSeconds unit, so tests can
 check timeouts in milliseconds while OpenClaw's integer-seconds contract stays intact),
+`agents` / `allow_agents` / `sandboxed_agents` / `require_agent_id` (the configured OpenClaw
+agents, the requester's subagents.allowAgents, the agents whose sub-agent sessions run
+sandboxed, and subagents.requireAgentId: who a spawn's `agentId` may name, below),
 `collector_runs_start` (True: collectors run, as for tools injected into an agent's process;
 False plays a gateway reached over HTTP - tests/fake_gateway.py - where OpenClaw 2026.9.6
 accepts collector runs but never starts them: they list as queued, execution "queued",
@@ -59,9 +62,25 @@ Contract facts mirrored here (OpenClaw 2026.9.6, node_modules/openclaw/dist unle
   collect=true requires a requesting run id when groupId is omitted."}`.
   Bad model: `{status:"error", error:'sessions_spawn model "m" is not usable: model not allowed:
   m'}` (docs claim invalid models are skipped with a warning; the code refuses).
+  Least privilege (spawn_targets.py has the rules and their sources; seen the same on a live
+  gateway): an `agentId` not matching `[a-z0-9][a-z0-9_-]{0,63}` is `{status:"error", error:
+  'Invalid agentId "X". Agent IDs must match [a-z0-9][a-z0-9_-]{0,63}.'}`; after the
+  max-children admission, one the requester may not target is "forbidden" (`agentId is not
+  allowed for sessions_spawn (allowed: a, b)` or `agentId "X" is not in the configured agent
+  registry (allowed: ...)`), and so is a spawn without agentId under requireAgentId ("sessions_spawn
+  requires explicit agentId when requireAgentId is configured. Provide an allowed configured
+  agentId."). `sandbox` "require" for a child whose agent is not sandboxed is "forbidden" with
+  spawn_targets.SANDBOX_REQUIRED_ERROR; any value but "require" is taken as "inherit" (not
+  refused). Then comes the model check. The child's session key names the agent it runs as:
+  `agent:<agentId>:subagent:<uuid>`.
   Accepted: `{status:"accepted", childSessionKey:"agent:<id>:subagent:<uuid>", sessionKey
   (collectors only), runId, mode:"run", expectsCompletionMessage, context:"isolated", taskName?,
   note, resolvedModel, resolvedProvider?, modelApplied:true}`.
+- agents_list (openclaw-tools-*.mjs createAgentsListTool; no arguments) -> `{requester,
+  allowAny, agents: [{id, name?, configured, model, agentRuntime: {id, source}}]}`: the agents
+  the requester may target, itself first when it may. Not in the "coding" tool profile, so a
+  stock gateway offers it neither over HTTP nor through an attach grant (tools.alsoAllow:
+  ["agents_list"] does); here it is offered when `tools` names it.
 - Lanes: children run on the `subagent` lane, `agents.defaults.subagents.maxConcurrent` default 8
   (docs/tools/subagents/operations.md); collectors also queue FIFO per swarm group at
   `tools.swarm.maxConcurrent` default 8 (docs/tools/swarm.md). Queued runs are accepted, not
@@ -128,12 +147,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from parallel_agents.spawn_targets import (AGENT_ID_RE, SANDBOX_REQUIRED_ERROR, allowed_targets,
+                                           normalize_agent_id, target_error)
 from parallel_agents.toolcaller import ToolError
 
 __all__ = ["FakeOpenClaw", "Reply", "SpawnView", "directive_responder", "parse_directive",
-           "ALL_TOOLS", "TRUNCATION_MARKER", "HISTORY_TEXT_MAX_CHARS"]
+           "ALL_TOOLS", "AGENTS_LIST", "TRUNCATION_MARKER",
+           "HISTORY_TEXT_MAX_CHARS"]
 
 ALL_TOOLS = ("sessions_spawn", "subagents", "sessions_history", "agents_wait")
+AGENTS_LIST = "agents_list"  # not offered by default (a stock gateway's "coding" profile lacks it)
+REQUIRE_AGENT_ID_ERROR = ("sessions_spawn requires explicit agentId when requireAgentId is "
+                          "configured. Provide an allowed configured agentId.")
 HISTORY_TEXT_MAX_CHARS = 4000
 HISTORY_MAX_BYTES = 81920
 TRUNCATION_MARKER = "\n…(truncated)…"
@@ -194,6 +219,7 @@ class SpawnView:
     attempt: int  # 1-based count of spawns with this label, this one included
     collect: bool = False
     output_schema: dict | None = None
+    agent_id: str = "main"  # the agent the child runs as (agentId, else the requester)
 
 
 _DIRECTIVE_RE = re.compile(r"^[ \t>]*SIM[ \t]+(\{.*\})[ \t]*$", re.MULTILINE)
@@ -291,7 +317,8 @@ def directive_responder(view: SpawnView) -> Reply:
 class _Run:
     __slots__ = ("seq", "run_id", "task_id", "session_key", "task", "label", "task_name", "model",
                  "timeout_s", "collect", "group_id", "output_schema", "expects_completion",
-                 "reply", "created_at", "start_at", "ended_at", "status", "msg_ids")
+                 "reply", "created_at", "start_at", "ended_at", "status", "msg_ids", "agent_id",
+                 "sandbox")
 
     def __init__(self, **kw):
         for key in self.__slots__:
@@ -327,7 +354,9 @@ class FakeOpenClaw:
                  agent_id: str = "main", tools: Iterable[str] = ALL_TOOLS,
                  requester_run_id: str | None = None, swarm_enabled: bool = True,
                  run_timeout_unit_s: float = 1.0, collector_runs_start: bool = True,
-                 validate_structured: bool = True):
+                 validate_structured: bool = True, agents: Iterable[str] | None = None,
+                 allow_agents: Iterable[str] | None = None, sandboxed_agents: Iterable[str] = (),
+                 require_agent_id: bool = False):
         self.responder = responder or directive_responder
         # OpenClaw checks a collector's structured_output against its outputSchema, in its own
         # process. A benchmark that runs this fake in the engine's one thread may switch that
@@ -342,6 +371,13 @@ class FakeOpenClaw:
         self.models = set(models) if models is not None else None
         self.default_model = default_model
         self.agent_id = agent_id
+        # Who a spawn may run as (see the module docstring): the configured agent ids (None: no
+        # agents.entries/list, i.e. only "main"), the requester's subagents.allowAgents (None: not
+        # set, i.e. only itself), the agents whose sub-agent sessions are sandboxed.
+        self.agents = None if agents is None else [normalize_agent_id(a) for a in agents]
+        self.allow_agents = None if allow_agents is None else list(allow_agents)
+        self.sandboxed_agents = {normalize_agent_id(a) for a in sandboxed_agents}
+        self.require_agent_id = require_agent_id
         self.tools = set(tools)
         self.requester_run_id = requester_run_id
         self.swarm_enabled = swarm_enabled
@@ -383,7 +419,7 @@ class FakeOpenClaw:
     def call(self, tool: str, args: dict) -> dict:
         handler = {"sessions_spawn": self._sessions_spawn, "subagents": self._subagents,
                    "sessions_history": self._sessions_history,
-                   "agents_wait": self._agents_wait}.get(tool)
+                   "agents_wait": self._agents_wait, AGENTS_LIST: self._agents_list}.get(tool)
         with self._cond:
             self.calls[tool] += 1
             if handler is None or tool not in self.tools:
@@ -403,6 +439,7 @@ class FakeOpenClaw:
             self._advance(time.monotonic())
             return [{"run_id": r.run_id, "task_id": r.task_id, "session_key": r.session_key,
                      "label": r.label, "task_name": r.task_name, "model": r.model,
+                     "agent_id": r.agent_id, "sandbox": r.sandbox,
                      "status": r.status, "collect": r.collect, "group_id": r.group_id,
                      "created_at": r.created_at, "start_at": r.start_at, "ended_at": r.ended_at,
                      "timeout_s": r.timeout_s,
@@ -518,6 +555,11 @@ class FakeOpenClaw:
             if task_name in RESERVED_TASK_NAMES:
                 return {"status": "error", "error": f'Invalid taskName "{task_name}". Reserved '
                                                     f'subagent targets cannot be used as taskName values.'}
+        requested_agent = a.get("agentId").strip() if isinstance(a.get("agentId"), str) else ""
+        if requested_agent and not AGENT_ID_RE.match(requested_agent):
+            return {"status": "error", "error": f'Invalid agentId "{requested_agent}". Agent IDs must '
+                                                f'match [a-z0-9][a-z0-9_-]{{0,63}}.'}
+        target = normalize_agent_id(requested_agent) if requested_agent else self.agent_id
         label = a.get("label").strip() if isinstance(a.get("label"), str) else ""
         now = time.monotonic()
         self._advance(now)
@@ -536,6 +578,9 @@ class FakeOpenClaw:
             if live >= self.max_children_per_group:
                 return {"status": "forbidden", "error": f"sessions_spawn reached tools.swarm.maxChildrenPerGroup "
                                                         f"({live}/{self.max_children_per_group})."}
+            refused = self._target_refusal(requested_agent, target)
+            if refused:
+                return refused
             if not group_id:
                 return {"status": "error", "error": "sessions_spawn collect=true requires a requesting run "
                                                     "id when groupId is omitted."}
@@ -546,6 +591,11 @@ class FakeOpenClaw:
                         "error": f"sessions_spawn has reached max active children for this session "
                                  f"({active}/{self.max_children}; "
                                  f"agents.defaults.subagents.maxChildrenPerAgent)."}
+            refused = self._target_refusal(requested_agent, target)
+            if refused:
+                return refused
+        if a.get("sandbox") == "require" and target not in self.sandboxed_agents:
+            return {"status": "forbidden", "error": SANDBOX_REQUIRED_ERROR}
 
         requested = a.get("model").strip() if isinstance(a.get("model"), str) else ""
         if requested and self.models is not None and requested not in self.models:
@@ -558,7 +608,8 @@ class FakeOpenClaw:
         counter = _attempt_key(seen_task) or label
         self._attempts[counter] += 1
         view = SpawnView(task=seen_task, model=model, label=label, task_name=task_name,
-                         attempt=self._attempts[counter], collect=collect, output_schema=output_schema)
+                         attempt=self._attempts[counter], collect=collect, output_schema=output_schema,
+                         agent_id=target)
         reply = _deliver_as_asked(seen_task, self.responder(view))
         if reply.spawn_error:
             return {"status": "error", "error": reply.spawn_error}
@@ -566,12 +617,13 @@ class FakeOpenClaw:
         expects = False if collect else a.get("expectsCompletionMessage") is not False
         mode = "collector" if collect else ("announce" if expects else "quiet")
         run = _Run(seq=next(self._seq), run_id=str(uuid.uuid4()), task_id=str(uuid.uuid4()),
-                   session_key=f"agent:{self.agent_id}:subagent:{uuid.uuid4()}", task=task,
+                   session_key=f"agent:{target}:subagent:{uuid.uuid4()}", task=task,
                    label=label, task_name=task_name, model=model,
                    timeout_s=int(rts or 0) * self.run_timeout_unit_s,
                    collect=collect, group_id=group_id, output_schema=output_schema,
                    expects_completion=expects, reply=reply, created_at=now, status="queued",
-                   msg_ids=(f"msg-{next(self._msg_seq)}", f"msg-{next(self._msg_seq)}"))
+                   msg_ids=(f"msg-{next(self._msg_seq)}", f"msg-{next(self._msg_seq)}"),
+                   agent_id=target, sandbox=a.get("sandbox") if isinstance(a.get("sandbox"), str) else None)
         self._runs[run.run_id] = run
         self._live[run.run_id] = run
         if collect and not self.collector_runs_start:
@@ -598,6 +650,31 @@ class FakeOpenClaw:
             receipt["resolvedProvider"] = model.split("/", 1)[0]
         receipt["modelApplied"] = True
         return receipt
+
+    # -- who a spawn may run as (agentId) ----------------------------------------------------
+    def configured_agents(self) -> list[str]:
+        """OpenClaw's listAgentIds: the configured ids, or just "main" without a roster."""
+        return list(dict.fromkeys(self.agents)) if self.agents is not None else ["main"]
+
+    def allowed_targets(self) -> tuple[bool, list[str]]:
+        """(allowAny, the sorted ids the requester may name as agentId)."""
+        return allowed_targets(self.agent_id, self.allow_agents, self.configured_agents())
+
+    def _target_refusal(self, requested: str, target: str) -> dict | None:
+        """The refusal of a spawn that may not run as `target` (None: it may)."""
+        if self.require_agent_id and not requested:
+            return {"status": "forbidden", "error": REQUIRE_AGENT_ID_ERROR}
+        error = target_error(self.agent_id, self.allow_agents, self.configured_agents(), requested)
+        return {"status": "forbidden", "error": error} if error else None
+
+    def _agents_list(self, a: dict) -> dict:
+        allow_any, allowed = self.allowed_targets()
+        configured = self.configured_agents()
+        first = [self.agent_id] if self.agent_id in allowed else []
+        rows = [{"id": i, "configured": i in configured, "model": self.default_model,
+                 "agentRuntime": {"id": "auto", "source": "implicit"}}
+                for i in first + [i for i in allowed if i != self.agent_id]]
+        return {"requester": self.agent_id, "allowAny": allow_any, "agents": rows}
 
     # -- usage / results --------------------------------------------------------------------
     def _usage(self, run: _Run) -> dict | None:

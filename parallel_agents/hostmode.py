@@ -12,6 +12,9 @@ the host agent can call the tool directly. So:
    title in everything OpenClaw shows the host: no `taskName`, as OpenClaw titles a child
    `taskName || label || task`. The tag keeps plans apart: two plans with a task `api` label
    their spawns differently, and a child whose label a plan never listed is not that plan's.
+   A definition's `agent_id` / `sandbox` go into its spawns as `agentId` / `sandbox` (absent
+   when unset); such a child runs under another tool policy or in a sandbox, where host files
+   may be out of reach, so its prompt goes inline and it answers in its reply.
 2. The host spawns them in one turn and waits with `sessions_yield`; OpenClaw wakes it with one
    message once every child has settled.
 3. `check` learns each child's outcome - by reading the local gateway itself (hostread.py: no
@@ -30,6 +33,19 @@ A refused spawn is reported with `check --refused LABEL --error TEXT`: a model t
 not know moves every spawn of that model to the gateway's default model (said once); back-pressure
 keeps the spawn owed; any other refusal is a failed attempt and moves the task up the ladder.
 At most `window` spawns are open at once (OpenClaw refuses children past maxChildrenPerAgent).
+
+A group (for_each, mapping.py) is never spawned: once its dependencies are final, the answer
+that learns it (plan for a static list with no dependencies, else the check that records its
+source's valid reply) expands it into its items - journaled as `group_expanded`, so a later
+check rebuilds the same items and never expands again - and lists the items' spawns with the
+rest. When every item is final the group is too (the list of their outputs, or failed), and
+its dependents are released with that list.
+
+Reuse (reuse.py), as in `run`: every task `check` records completed is kept in the reuse store
+(config `reuse.store`; never a group's own list), under the key of its first attempt. A plan made
+with `--reuse` (its journal says so, for every later check) finishes a task about to make its
+first attempt from a still-valid kept result instead of listing its spawn - at plan time, or
+when a check releases it - journaled as `reused` and a completed result with `reused: true`.
 """
 from __future__ import annotations
 
@@ -38,7 +54,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import outputs, policy
+from . import mapping, outputs, policy
 from .config import Config
 from .definitions import schema_registry
 from .errors import InputError
@@ -47,7 +63,8 @@ from .ladder import Ladder
 from .locks import JournalLock
 from .prompts import build_prompt
 from .registry import Registry
-from .runtime import attempt_label, classify_refusal, run_tag
+from .reuse import ReuseStore, first_attempt_key, still_valid
+from .runtime import attempt_label, classify_refusal, privilege_fix, run_tag
 from .taskcheck import prepare_tasks
 from .tasks import AgentTask
 
@@ -98,7 +115,7 @@ class HostPlan:
 
     def __init__(self, plan_id: str, tasks: list[AgentTask], registry: Registry, config: Config,
                  journal: Journal, *, collect: bool = False, prompts: str = "file",
-                 window: int = DEFAULT_WINDOW):
+                 window: int = DEFAULT_WINDOW, reuse: bool = False):
         self.plan_id = plan_id
         self.registry = registry
         self.config = config
@@ -107,13 +124,20 @@ class HostPlan:
         self.collect = collect
         self.prompts = prompts
         self.window = max(1, int(window))
+        self.reuse = reuse                   # plan --reuse: finish tasks from kept results
+        self._store: ReuseStore | None = None   # opened on first use (_reuse_store)
+        self._store_opened = False
+        self._missed: set[str] = set()       # looked up in this process, not found
         self.unusable: dict[str, str] = {}   # model ref -> why the gateway will not run it
         self.notes: list[str] = []           # said once, in the answer that learnt them
         self.order = [t.task_id for t in tasks]
         definitions = {t.task_id: registry.get(t.agent_type) for t in tasks}
         prepared = prepare_tasks(tasks, definitions, ladder=self.ladder,
                                  default_timeout=config.default_timeout_seconds,
-                                 max_input_bytes=config.max_input_bytes)
+                                 max_input_bytes=config.max_input_bytes,
+                                 max_map_items=config.max_map_items)
+        self.groups: dict[str, list[str] | None] = {   # group id -> its item ids, once expanded
+            t.task_id: None for t in tasks if t.for_each is not None}
         self.tasks: dict[str, _Task] = {
             t.task_id: _Task(t, definitions[t.task_id], prepared[t.task_id].fmt,
                              prepared[t.task_id].timeout, prepared[t.task_id].tier_index, i)
@@ -126,15 +150,17 @@ class HostPlan:
     @classmethod
     def create(cls, tasks: list[AgentTask], registry: Registry, config: Config, *,
                runs_folder=None, collect: bool = False, prompts: str = "file",
-               window: int = DEFAULT_WINDOW, unusable: dict[str, str] | None = None) -> "HostPlan":
+               window: int = DEFAULT_WINDOW, unusable: dict[str, str] | None = None,
+               reuse: bool = False) -> "HostPlan":
         plan = cls("unclaimed", tasks, registry, config, Journal("unclaimed", runs_folder),
-                   collect=collect, prompts=prompts, window=window)   # bad tasks raise here
+                   collect=collect, prompts=prompts, window=window,
+                   reuse=reuse)                                      # bad tasks raise here
         plan.journal = _new_plan_journal(runs_folder)                  # nothing written before
         plan.plan_id = plan.journal.run_id
         plan.lock = JournalLock(plan.journal.path, kind="plan", command="plan").acquire()
         try:
             plan.journal.write("run_started", mode="host", collect=collect, prompts=prompts,
-                               window=plan.window, tasks=[t.to_dict() for t in tasks])
+                               window=plan.window, reuse=reuse, tasks=[t.to_dict() for t in tasks])
             plan.started_at = time.time()
             for model, reason in (unusable or {}).items():
                 plan.mark_unusable(model, reason)
@@ -163,7 +189,9 @@ class HostPlan:
         return plan
 
     def release(self) -> None:
-        """Close the journal and let the next command have the plan."""
+        """Close the journal (and the reuse store's segment) and let the next command have the plan."""
+        if self._store is not None:
+            self._store.close()
         self.journal.close()
         if self.lock is not None:
             self.lock.release()
@@ -184,11 +212,16 @@ class HostPlan:
                              fix="use the plan_id that `plan` printed")
         plan = cls(plan_id, [AgentTask.from_dict(t) for t in start["tasks"]], registry, config,
                    journal, collect=start.get("collect", False), prompts=start.get("prompts", "inline"),
-                   window=start.get("window", DEFAULT_WINDOW))
+                   window=start.get("window", DEFAULT_WINDOW), reuse=start.get("reuse", False))
         plan.started_at = start.get("t")
         for r in records:
             if r["type"] == "model_unusable":
                 plan.unusable[r["model"]] = r["reason"]
+                continue
+            if r["type"] == "group_expanded":   # the items, as the check that made them did
+                if r["task_id"] in plan.groups and plan.groups[r["task_id"]] is None:
+                    plan._add_items(plan.tasks[r["task_id"]],
+                                    [AgentTask.from_dict(t) for t in r["items"]])
                 continue
             state = plan.tasks.get(r.get("task_id"))
             if state is None:
@@ -240,6 +273,7 @@ class HostPlan:
                 "runTimeoutSeconds": s.timeout}
         if model:
             args["model"] = model
+        args.update(s.definition.spawn_privileges())   # agentId, sandbox: only when set
         if self.collect and s.fmt == "json":
             args.update(collect=True, outputSchema=s.definition.output_schema,
                         groupId=f"pa-{self.plan_id}")
@@ -250,8 +284,8 @@ class HostPlan:
         return self._entry(s, args, new=True)
 
     def _task_text(self, s: _Task, number: int, prompt: str) -> str:
-        if self.prompts != "file":
-            return prompt
+        if self.prompts != "file" or s.definition.spawn_privileges():
+            return prompt   # another agent's tools/sandbox may not read (or write) host files
         folder = self.prompt_folder()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{s.index + 1}-{number}.md"
@@ -292,6 +326,7 @@ class HostPlan:
                 "runTimeoutSeconds": s.timeout}
         if s.open.get("model"):
             args["model"] = s.open["model"]
+        args.update(s.definition.spawn_privileges())
         if self.collect and s.fmt == "json":
             args.update(collect=True, outputSchema=s.definition.output_schema,
                         groupId=f"pa-{self.plan_id}")
@@ -323,21 +358,130 @@ class HostPlan:
         spawns = [self._relist(self.tasks[tid]) for tid in self.order
                   if self.tasks[tid].open is not None and self.tasks[tid].open["label"] in owed
                   and self.tasks[tid].result is None]
-        room = self.window - sum(1 for s in self.tasks.values() if s.open is not None)
-        for tid in self.order:
-            s = self.tasks[tid]
-            if s.result is not None or s.open is not None:
-                continue
-            deps = [self.tasks[d] for d in s.task.depends_on]
-            failed = [d for d in deps if d.result is not None and d.result["status"] != "completed"]
-            if failed:
-                self._finish(s, "skipped", error=f"dependency {failed[0].task.task_id} "
-                                                 f"{failed[0].result['status']}")
-                continue
-            if room > 0 and all(d.result is not None for d in deps):
-                spawns.append(self._spawn_args(s))
-                room -= 1
+        again = True
+        while again:   # a reused task may release others (and finish or expand a group)
+            again = False
+            self._settle_groups()
+            room = self.window - sum(1 for s in self.tasks.values() if s.open is not None)
+            for tid in self.order:
+                s = self.tasks[tid]
+                if s.result is not None or s.open is not None or tid in self.groups:
+                    continue
+                deps = [self.tasks[d] for d in s.task.depends_on]
+                failed = [d for d in deps if d.result is not None and d.result["status"] != "completed"]
+                if failed:
+                    self._finish(s, "skipped", error=f"dependency {failed[0].task.task_id} "
+                                                     f"{failed[0].result['status']}")
+                    continue
+                if not all(d.result is not None for d in deps):
+                    continue
+                if self._reused(s):
+                    again = True
+                elif room > 0:
+                    spawns.append(self._spawn_args(s))
+                    room -= 1
         return spawns
+
+    # -- reuse (reuse.py) --------------------------------------------------------------------------
+    def _reuse_store(self) -> ReuseStore | None:
+        """The store completed results are kept in and, with --reuse, taken from (None: neither)."""
+        if not self._store_opened:
+            self._store_opened = True
+            settings = self.config.reuse
+            if self.reuse or settings["store"]:
+                self._store = ReuseStore.from_config(settings, lookup=self.reuse)
+        return self._store
+
+    def _reuse_key(self, s: _Task) -> str:
+        """The key of the task's first attempt (the scheduler's): definition, prompt as built
+        with no re-ask, format, starting tier. Raises InputError as building the prompt does."""
+        input_data, context = s.task.inputs(
+            {d: self.tasks[d].result["output"] for d in s.task.depends_on})
+        prompt = build_prompt(s.definition, s.task.task_description, input_data,
+                              output_format=s.fmt, context=context)
+        first = s.attempts[0]["tier"] if s.attempts else None
+        return first_attempt_key(s.definition, prompt, s.fmt, self.ladder, first, s.tier_index)
+
+    def _reused(self, s: _Task) -> bool:
+        """With --reuse, finish a task about to make its first attempt from a kept result that
+        still fits its agent's schema. False: spawn it."""
+        if (not self.reuse or s.attempts or s.open is not None or s.task.for_each is not None
+                or s.task.task_id in self._missed):
+            return False
+        store = self._reuse_store()
+        try:
+            entry = store.get(self._reuse_key(s))
+        except InputError:   # said by the spawn that follows
+            entry = None
+        if entry is None or not still_valid(entry["output"], s.definition, s.fmt):
+            self._missed.add(s.task.task_id)
+            return False
+        self.journal.write("reused", task_id=s.task.task_id, from_run=entry.get("run_id"),
+                           from_task=entry.get("task_id"))
+        self._finish(s, "completed", output=entry["output"], reused=entry)
+        return True
+
+    def _keep(self, s: _Task) -> None:
+        """Keep a result `check` recorded completed, for a later --reuse (config reuse.store)."""
+        store = self._reuse_store()
+        if store is None or not store.keep:
+            return
+        try:
+            key = self._reuse_key(s)
+        except InputError:   # the prompt cannot be rebuilt (it was, to spawn): keep nothing
+            return
+        store.put(key, output=s.result["output"], agent_type=s.definition.name,
+                  output_format=s.fmt, tier=s.result["tier"], model=s.result["model_used"],
+                  run_id=self.plan_id, task_id=s.task.task_id)
+
+    # -- groups (for_each) -------------------------------------------------------------------------
+    def _settle_groups(self) -> None:
+        """Expand each group whose dependencies completed, finish each whose items are all
+        final, skip each whose dependency did not complete; again until nothing changes (a
+        group may take its list from another group)."""
+        changed = True
+        while changed:
+            changed = False
+            for gid, items in list(self.groups.items()):
+                g = self.tasks[gid]
+                if g.result is not None:
+                    continue
+                if items is not None:
+                    if all(self.tasks[i].result is not None for i in items):
+                        status, output, error = mapping.group_outcome(
+                            gid, [self.tasks[i].result for i in items])
+                        self._finish(g, status, output=output, error=error)
+                        changed = True
+                    continue
+                deps = [self.tasks[d] for d in g.task.depends_on]
+                if any(d.result is None for d in deps):
+                    continue
+                changed = True
+                failed = [d for d in deps if d.result["status"] != "completed"]
+                if failed:
+                    self._finish(g, "skipped", error=f"dependency {failed[0].task.task_id} "
+                                                     f"{failed[0].result['status']}")
+                    continue
+                try:
+                    made = mapping.expand(g.task, {d.task.task_id: d.result["output"] for d in deps},
+                                          cap=self.config.max_map_items,
+                                          max_input_bytes=self.config.max_input_bytes)
+                except mapping.MapError as exc:
+                    self._finish(g, "failed", error=str(exc))
+                    continue
+                self.journal.write("group_expanded", task_id=gid, items=[t.to_dict() for t in made])
+                self._add_items(g, made)
+                if not made:
+                    self._finish(g, "completed", output=[])
+
+    def _add_items(self, g: _Task, items: list[AgentTask]) -> None:
+        """A group's item tasks: its agent, format, timeout and tier; listed right after it."""
+        for task in items:
+            self.tasks[task.task_id] = _Task(task, g.definition, g.fmt, g.timeout, g.tier_index,
+                                             len(self.tasks))
+        at = self.order.index(g.task.task_id) + 1
+        self.order[at:at] = [t.task_id for t in items]
+        self.groups[g.task.task_id] = [t.task_id for t in items]
 
     def open_labels(self) -> list[str]:
         return [s.open["label"] for s in self.tasks.values() if s.open is not None]
@@ -404,7 +548,9 @@ class HostPlan:
             self.journal.write("spawn_refused", task_id=s.task.task_id, label=label, error=error,
                                kind=kind, in_a_row=s.refusals)
             return f"refused ({kind}): spawn it again when check lists it"
-        return self._attempt_done(s, "failed", f"spawn refused: {error}", status="refused")
+        fix = privilege_fix(s.definition.agent_id, s.definition.sandbox, error)
+        return self._attempt_done(s, "failed", f"spawn refused: {error}" + (f" ({fix})" if fix else ""),
+                                  status="refused")
 
     def _attempt_done(self, s: _Task, outcome: str, error: str | None, *, retry_hint=None,
                       session_key=None, output=None, status: str | None = None,
@@ -434,12 +580,20 @@ class HostPlan:
                          error=error or f"run {outcome}")
         return step
 
-    def _finish(self, s: _Task, status: str, *, output=None, error=None, session_key=None) -> None:
+    def _finish(self, s: _Task, status: str, *, output=None, error=None, session_key=None,
+                reused: dict | None = None) -> None:
+        """reused: the reuse store's entry the task was finished from."""
         last = s.attempts[-1] if s.attempts else {}
+        if reused is not None:
+            last = {"model": reused.get("model"), "tier": reused.get("tier")}
         s.result = {"task_id": s.task.task_id, "agent_type": s.definition.name, "status": status,
                     "output": output, "error": error, "session_key": session_key,
                     "attempts": s.attempts, "model_used": last.get("model"), "tier": last.get("tier")}
+        if reused is not None:
+            s.result["reused"] = True
         self.journal.write("task_finished", task_id=s.task.task_id, result=s.result)
+        if status == "completed" and reused is None and s.task.for_each is None:
+            self._keep(s)   # a group's list is its items' work, not a reply
 
     # -- views ---------------------------------------------------------------------------------------
     def status(self, running: set[str] = frozenset()) -> list[dict]:

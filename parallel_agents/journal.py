@@ -206,6 +206,7 @@ FIELDS: dict[str, dict] = {
     "reask_planned": {"task_id": _text, "hint": _anything},
     "retry_planned": {"task_id": _text, "transient_failures": _whole},
     "task_finished": {"task_id": _text, "result": _finished},
+    "group_expanded": {"task_id": _text, "items": _tasks},   # a for_each group's item tasks
     "model_unusable": {"model": _text, "reason": _text},
 }
 
@@ -388,7 +389,8 @@ def summarize(path: Path) -> RunSummary:
     statuses: dict[str, int] = {}
     for status in finished.values():
         statuses[status] = statuses.get(status, 0) + 1
-    return RunSummary(path.stem, start.get("t", 0.0), len(start.get("tasks", [])), len(finished),
+    items = sum(len(r["items"]) for r in records if r["type"] == "group_expanded")  # for_each
+    return RunSummary(path.stem, start.get("t", 0.0), len(start.get("tasks", [])) + items, len(finished),
                       any(r["type"] == "run_finished" for r in records), statuses,
                       [b.line for b in records.damaged])
 

@@ -130,6 +130,9 @@ def normalise_design(design, *, name: str | None = None, tiers: list[str] | None
     out["timeout_seconds"] = int(min(3600, max(10, timeout)))
     if out.get("output_format") != "json":
         out.pop("output_schema", None)
+    # which OpenClaw agent (tool policy, workspace) children run as is the operator's call, never
+    # a model's: a designed agent must not pick a more privileged one. `sandbox` only restricts.
+    out.pop("agent_id", None)
     return {k: out[k] for k in FIELDS if k in out}
 
 

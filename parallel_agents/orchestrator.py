@@ -41,6 +41,7 @@ class RunReport:
         return {"run_id": self.run_id, "counts": self.counts, "cost_usd": round(self.cost_usd, 6),
                 "wall_seconds": round(self.wall_seconds, 3), "runtime_calls": self.runtime_calls,
                 "peak_in_flight": self.peak_in_flight, "unpriced_models": self.unpriced_models,
+                "reused": sum(1 for r in self.results if r.reused),
                 "runtime_notes": self.runtime_notes,
                 "results": [r.to_dict() for r in self.results]}
 
@@ -48,7 +49,8 @@ class RunReport:
 class RealAIParallelOrchestrator:
     def __init__(self, max_concurrent: int | None = None, *, runtime=None, config: Config | None = None,
                  registry=None, on_event=None, callback=None, budget_usd: float | None = None,
-                 quality_gate=None, runs_folder=None, seed: int | None = None):
+                 quality_gate=None, runs_folder=None, seed: int | None = None, reuse: bool = False,
+                 max_cost_usd: float | None = None):
         """
         runtime: None (auto: injected `tools` module, then the gateway named by
             OPENCLAW_GATEWAY_URL or config.yaml's gateway.url), "simulated", a gateway URL
@@ -58,6 +60,12 @@ class RealAIParallelOrchestrator:
         callback: called with each AgentResult as soon as its task is final (seed name).
         quality_gate: fn(task, output) -> True/None to accept, or a reason string to escalate.
         budget_usd: stop starting attempts once this much is spent; the rest are `skipped`.
+        max_cost_usd: refuse to start a run whose expected cost (estimate()) is over this
+            (errors.CostLimitExceeded, before any spawn); run_parallel may override it.
+        reuse: finish a task from an earlier run's completed result when its agent definition,
+            prompt, output format and starting tier are the same (no spawn, cost 0, `reused`);
+            see parallel_agents/reuse.py. Completed results are kept for that in every run
+            (config reuse.store).
         """
         self.config = config or load_config()
         self.max_concurrent = max_concurrent or self.config.max_concurrent
@@ -71,7 +79,10 @@ class RealAIParallelOrchestrator:
             raise InputError(f"budget_usd {budget_usd!r} is not a positive amount", field="budget_usd",
                              fix="pass more than 0 USD, or None for no budget")
         self.budget_usd = budget_usd if budget_usd is not None else self.config.budget_usd
+        from .estimate import check_max_usd
+        self.max_cost_usd = check_max_usd(max_cost_usd)
         self.quality_gate = quality_gate
+        self.reuse = reuse
         self.runs_folder = runs_folder
         self.seed = seed
         self.results: list[AgentResult] = []
@@ -93,7 +104,7 @@ class RealAIParallelOrchestrator:
                                            gateway=self.config.gateway)
         return self._runtime
 
-    def _scheduler(self, journal: Journal, callback) -> Scheduler:
+    def _scheduler(self, journal: Journal, callback, *, reuse: bool | None = None) -> Scheduler:
         retry = self.config.retry
         return Scheduler(
             self.runtime, ladder=Ladder(self.config.tiers), prices=PriceTable(self.config.prices),
@@ -101,26 +112,57 @@ class RealAIParallelOrchestrator:
             emit=Emitter(self.on_event), retry=RetryPolicy(**retry),
             default_timeout=self.config.default_timeout_seconds, budget_usd=self.budget_usd,
             quality_gate=self.quality_gate, max_input_bytes=self.config.max_input_bytes,
-            on_result=_both(self.callback, callback), seed=self.seed)
+            on_result=_both(self.callback, callback), seed=self.seed,
+            reuse=self._reuse_store(self.reuse if reuse is None else reuse))
+
+    def _reuse_store(self, lookup: bool):
+        """The store completed results are kept in and, with `lookup`, taken from (None: neither)."""
+        settings = self.config.reuse
+        if not (lookup or settings["store"]):
+            return None
+        from .reuse import ReuseStore
+        return ReuseStore.from_config(settings, lookup=lookup)
 
     def _definitions(self, tasks: list[AgentTask]) -> dict:
         """Resolve every agent type first: an unknown one fails the call before any spawn."""
         return {t.task_id: self.registry.get(t.agent_type) for t in tasks}
 
+    # -- estimating -----------------------------------------------------------------------------
+    def estimate(self, tasks: list[AgentTask], *, probabilities: dict | None = None):
+        """What running `tasks` would cost (estimate.Estimate: per task, per tier and in total,
+        low/expected/high), learnt from the journals in the runs folder. Spawns nothing and
+        needs no runtime; invalid tasks raise the errors run_parallel would. With reuse on,
+        tasks a kept result would finish cost 0 (`reused`)."""
+        from .estimate import estimate_tasks
+        from .usage_history import load_history
+        return estimate_tasks(list(tasks), registry=self.registry, config=self.config,
+                              history=load_history(self.runs_folder, registry=self.registry),
+                              probabilities=probabilities, quality_gate=self.quality_gate,
+                              reuse=self._reuse_store(True) if self.reuse else None)
+
     # -- running --------------------------------------------------------------------------------
-    def run_parallel(self, tasks: list[AgentTask], *, callback=None, run_id: str | None = None
-                     ) -> list[AgentResult]:
+    def run_parallel(self, tasks: list[AgentTask], *, callback=None, run_id: str | None = None,
+                     max_cost_usd: float | None = None) -> list[AgentResult]:
         """Run every task (bounded by max_concurrent) and return one AgentResult per task, in
-        the order given. Never drops a task: each ends completed, failed, timeout or skipped."""
+        the order given. Never drops a task: each ends completed, failed, timeout or skipped.
+        A group (for_each) is followed by its items' results (`ID[0]`, `ID[1]`, ...); its own
+        output is the list of theirs.
+        max_cost_usd (default: the constructor's): CostLimitExceeded before any spawn when the
+        expected cost is over it."""
         tasks = list(tasks)
         definitions = self._definitions(tasks)
+        from .estimate import check_max_cost, check_max_usd
+        limit = check_max_usd(max_cost_usd) if max_cost_usd is not None else self.max_cost_usd
+        if limit is not None:
+            check_max_cost(self.estimate(tasks), limit)
         journal = Journal(run_id or new_run_id(), self.runs_folder)
         scheduler = self._scheduler(journal, callback)
-        scheduler.prepare(tasks, definitions)
+        scheduler.prepare(tasks, definitions, max_map_items=self.config.max_map_items)
         with JournalLock(journal.path, kind="run", command="run"):   # one process per run
             journal.write("run_started", tasks=[t.to_dict() for t in tasks],
                           max_concurrent=self.max_concurrent,
                           tiers=[t.__dict__ for t in self.config.tiers], budget_usd=self.budget_usd,
+                          reuse=bool(self.reuse),
                           door=getattr(getattr(self.runtime, "caller", None), "door", None))
             return self._execute(scheduler, journal, tasks)
 
@@ -132,6 +174,8 @@ class RealAIParallelOrchestrator:
             journal.write("run_finished", counts=_counts(results))
         finally:
             journal.close()
+            if scheduler.reuse is not None:
+                scheduler.reuse.close()   # this run's segment of kept results
         calls = {k: v - calls_before.get(k, 0) for k, v in getattr(self.runtime, "calls", {}).items()}
         self.results = results
         self.last_run = RunReport(journal.run_id, results, time.monotonic() - started,
@@ -171,8 +215,8 @@ class RealAIParallelOrchestrator:
                              fix="the run never started; run the tasks again")
         tasks = [AgentTask.from_dict(t) for t in start["tasks"]]
         self.max_concurrent = start.get("max_concurrent", self.max_concurrent)
-        scheduler = self._scheduler(journal, None)
-        scheduler.prepare(tasks, self._definitions(tasks))
+        scheduler = self._scheduler(journal, None, reuse=bool(self.reuse or start.get("reuse")))
+        scheduler.prepare(tasks, self._definitions(tasks), max_map_items=self.config.max_map_items)
         restored = restore_state(records, self.runtime)
         journal.write("run_resumed", finished=sum(1 for v in restored.values() if v.get("result")),
                       reattached=sum(1 for v in restored.values() if v.get("live")),
@@ -227,6 +271,8 @@ def restore_state(records: list[dict], runtime) -> dict:
             s["transient_failures"] = r["transient_failures"]
         elif r["type"] == "task_finished":
             s["result"] = r["result"]
+        elif r["type"] == "group_expanded":   # a for_each group's items, as first made
+            s["expanded"] = r["items"]
     journaled = [s for s in state.values() if s["live"] and not s["result"]]
     for s in state.values():
         intent = s.pop("intent")

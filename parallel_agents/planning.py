@@ -106,19 +106,27 @@ def _available(registry, refine_created: bool) -> list[dict]:
     return [{"name": d.name, "description": d.description} for d in registry if d.name not in skip]
 
 
-def _plan(orch, goal: str, *, max_tasks: int, refine_created: bool, target: float,
-          input_data: dict) -> tuple[AgentResult, list[dict]]:
+def _planner_task(registry, goal: str, *, max_tasks: int, refine_created: bool, target: float,
+                  input_data: dict):
+    """(the planner's task, the agents it may plan with)."""
     from .teams import agent_task
-    registry = orch.registry
     available = _available(registry, refine_created)
-    allowed = {a["name"] for a in available}
     data = {"goal": goal, "available_agents": available, "max_tasks": max_tasks, **input_data}
     if refine_created:
         data["constraints"] = (
             "Plan only the creation of new agents with agent_creator, one task per agent, with "
             "its name and purpose in the input. Every design is then reviewed and refined "
             f"automatically until it scores {target} or more; do not plan that part.")
-    task = agent_task(PLANNER, goal, data, registry=registry, task_id="plan")
+    return agent_task(PLANNER, goal, data, registry=registry, task_id="plan"), available
+
+
+def _plan(orch, goal: str, *, max_tasks: int, refine_created: bool, target: float,
+          input_data: dict) -> tuple[AgentResult, list[dict]]:
+    registry = orch.registry
+    task, available = _planner_task(registry, goal, max_tasks=max_tasks,
+                                    refine_created=refine_created, target=target,
+                                    input_data=input_data)
+    allowed = {a["name"] for a in available}
     gate = orch.quality_gate
 
     def plan_gate(t, output):
@@ -210,6 +218,33 @@ def _install(orch, refinements, emit) -> list[dict]:
 
 
 # -- the whole thing ----------------------------------------------------------------------------------
+
+def estimate_orchestrate(orch, goal: str, *, max_tasks: int = 10, input_data: dict | None = None,
+                         synthesize: bool = True, refine_created: bool = False,
+                         target_score: float = 8.5, **_options):
+    """What orchestrate() is known to cost before it runs (estimate.Estimate): the planner and
+    the synthesis. The plan's own tasks are not in it - they exist only once the planner has
+    run - and the notes say so."""
+    if not isinstance(goal, str) or not goal.strip():
+        raise InputError("goal is empty", field="goal", fix='say what you want, e.g. "Create 5 new agents"')
+    from .teams import agent_task
+    planner, _ = _planner_task(orch.registry, goal.strip(), max_tasks=max_tasks,
+                               refine_created=refine_created, target=target_score,
+                               input_data=dict(input_data or {}))
+    tasks = [planner]
+    if synthesize:
+        tasks.append(agent_task(SYNTHESISER, DEFAULT_SYNTHESIS,
+                                {"goal": goal.strip(), "plan_summary": "", "results": {}},
+                                registry=orch.registry, task_id="synthesis",
+                                output_format="markdown"))
+    estimate = orch.estimate(tasks)
+    estimate.notes.append(f"the plan's own tasks (up to {max_tasks}) are not included: they are "
+                          "known only once agent_orchestrator has planned the goal (cap them "
+                          "with --max-tasks, or the spend with --budget)")
+    if synthesize:
+        estimate.notes.append("the synthesis is estimated without the plan's results in its input")
+    return estimate
+
 
 def orchestrate(orch, goal: str, *, max_tasks: int = 10, input_data: dict | None = None,
                 synthesize: bool = True, refine_created: bool = False, target_score: float = 8.5,

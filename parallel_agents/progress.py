@@ -26,13 +26,16 @@ class Progress:
             self.running.add(event.task_id)
         elif event.kind == "escalated":
             self.escalations += 1
+        elif event.kind == "expanded":   # a group's items are tasks too
+            count = event.message.split(" ", 1)[0]
+            self.total += int(count) if count.isdigit() else 0
         elif event.kind in FINAL:
             self.running.discard(event.task_id)
             self.done += 1
             self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
             if not self.tty and not self.quiet:
                 tier = f" on {event.tier}" if event.tier else ""
-                why = f": {event.message}" if event.kind != "completed" and event.message else ""
+                why = f": {event.message}" if event.message else ""   # completed: "reused from run X"
                 self._write(f"[{self.done}/{self.total}] {FINAL[event.kind]} {event.task_id} "
                             f"({event.agent_type}{tier}, {event.attempt} attempt(s)){why}\n")
         if self.tty and not self.quiet:

@@ -245,6 +245,49 @@ def _message(entry: dict, result: RefinementResult) -> str:
 
 # -- the loop ---------------------------------------------------------------------------------------
 
+#: For estimates: the share of agents still refining after each round (a round ends an agent
+#: when it reaches the target, stops improving or fails); round r runs with ROUND_CONTINUES^(r-1).
+ROUND_CONTINUES = 0.5
+
+
+def _agents(agents_to_refine, registry, target: float) -> list:
+    """The agents to refine, one or a list of names, requests or definitions, each resolved."""
+    if isinstance(agents_to_refine, (str, dict, Path, AgentDefinition)):
+        agents_to_refine = [agents_to_refine]
+    agents = [_agent(spec, i, registry, target) for i, spec in enumerate(agents_to_refine or [])]
+    if not agents:
+        raise InputError("nothing to refine", field="agents_to_refine",
+                         fix="pass e.g. [{'name': 'my_agent', 'purpose': '...'}]")
+    return agents
+
+
+def estimate_refinement(orch, agents_to_refine, target_score: float = 8.5, max_rounds: int = 3):
+    """What run_iterative_refinement would cost (estimate.Estimate), spawning nothing: round 1
+    as it would run, later rounds (refiner + reviewer) with ROUND_CONTINUES as their chance, on
+    the definition known now (a created agent: a sample design) and a sample review."""
+    from .definitions import schema_registry
+    from .samples import agent_definition_sample, sample
+    target = _target(target_score, "target_score")
+    registry = orch.registry
+    agents = _agents(agents_to_refine, registry, target)
+    review = sample(registry.get("agent_design_reviewer").output_schema, schema_registry())
+    tasks, chance = [], {}
+    for a in agents:
+        tasks += _round_tasks(a, 1, registry)
+        purpose = (a.request or {}).get("purpose", "")
+        a.result.definition = a.current or agent_definition_sample(a.name, purpose)
+        a.result.review, a.request = review, None
+        for round_no in range(2, max_rounds + 1):
+            later = _round_tasks(a, round_no, registry)
+            chance.update({t.task_id: ROUND_CONTINUES ** (round_no - 1) for t in later})
+            tasks += later
+    estimate = orch.estimate(tasks, probabilities=chance)
+    if max_rounds > 1:
+        estimate.notes.append(f"rounds 2-{max_rounds} are counted at {ROUND_CONTINUES:.0%} of "
+                              "the agents per round (they stop at the target); `high` has every round")
+    return estimate
+
+
 def run_iterative_refinement(orch, agents_to_refine, target_score: float = 8.5,
                              max_rounds: int = 3) -> list[RefinementResult]:
     """Refine every agent in parallel; one RefinementResult per agent, in the order given.
@@ -253,13 +296,8 @@ def run_iterative_refinement(orch, agents_to_refine, target_score: float = 8.5,
     if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
         raise InputError(f"max_rounds must be a whole number of at least 1, not {max_rounds!r}",
                          field="max_rounds", fix="pass e.g. 3")
-    if isinstance(agents_to_refine, (str, dict, Path, AgentDefinition)):
-        agents_to_refine = [agents_to_refine]
     registry = orch.registry
-    agents = [_agent(spec, i, registry, target) for i, spec in enumerate(agents_to_refine or [])]
-    if not agents:
-        raise InputError("nothing to refine", field="agents_to_refine",
-                         fix="pass e.g. [{'name': 'my_agent', 'purpose': '...'}]")
+    agents = _agents(agents_to_refine, registry, target)
     names = [a.name for a in agents]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -15,7 +15,9 @@ auto mode a collector spawn refused for swarm reasons falls back to history once
 Contract facts relied on (OpenClaw 2026.9.6, node_modules/openclaw; "code" = dist/*.mjs):
 - sessions_spawn args (code: sessions-spawn-tool-*.mjs createSessionsSpawnToolSchema): task,
   taskName, label, model, runTimeoutSeconds (int >= 0; 0 = none), cleanup "keep"|"delete",
-  expectsCompletionMessage, collect, outputSchema, groupId. `timeoutSeconds` is *thrown* as an
+  expectsCompletionMessage, collect, outputSchema, groupId, agentId (a configured OpenClaw agent
+  the child runs as), sandbox "inherit"|"require" (both sent only when the agent definition sets
+  them: definitions.py; their refusals: spawn_targets.py). `timeoutSeconds` is *thrown* as an
   input error; outputSchema/groupId without collect are thrown too. A collector spawned without
   groupId and without a requesting run id (HTTP/script) is refused: "sessions_spawn collect=true
   requires a requesting run id when groupId is omitted." - so we always send a groupId.
@@ -70,7 +72,8 @@ from parallel_agents.toolcaller import ToolCaller, ToolError
 log = logging.getLogger(__name__)
 
 __all__ = ["OpenClawRuntime", "SpawnRequest", "Receipt", "RunOutcome", "SpawnRefused",
-           "classify_refusal", "collector_schema", "make_task_name", "TRUNCATION_MARKER"]
+           "classify_refusal", "privilege_fix", "collector_schema", "make_task_name",
+           "TRUNCATION_MARKER"]
 
 TRUNCATION_MARKER = "\n…(truncated)…"
 OMITTED_PLACEHOLDER = "[sessions_history omitted: message too large]"
@@ -101,6 +104,8 @@ class SpawnRequest:
     output_schema: dict | None = None
     collect: bool = False
     group_id: str | None = None
+    agent_id: str | None = None   # sessions_spawn agentId: the OpenClaw agent the child runs as
+    sandbox: str | None = None    # sessions_spawn sandbox: "require" | "inherit"
 
     def to_args(self) -> dict:
         args: dict[str, Any] = {"task": self.task, "label": self.label}
@@ -108,6 +113,10 @@ class SpawnRequest:
             args["taskName"] = self.task_name
         if self.model:
             args["model"] = self.model
+        if self.agent_id:
+            args["agentId"] = self.agent_id
+        if self.sandbox:
+            args["sandbox"] = self.sandbox
         args["runTimeoutSeconds"] = max(0, int(self.run_timeout_seconds))
         args["cleanup"] = "keep"  # "delete" archives the child before we read its history
         args["expectsCompletionMessage"] = False  # script mode: no announce to the requester
@@ -161,7 +170,7 @@ _PERMANENT = ("is not usable", "invalid taskname", "invalid agentid", "reserved 
               "requires explicit agentid", "tools.swarm.enabled", "requires collect=true",
               "requires mode=run", "requires a requesting run id", "does not support",
               "requires visible=true", "tool-capable", "sandbox", "not allowed", "cwd override",
-              "invalid thinking level", "defaultagentid")
+              "invalid thinking level", "defaultagentid", "configured agent registry")
 _TRANSIENT = ("retry", "could not verify", "could not reserve", "no longer current",
               "failed to register", "could not read the requester session", "failed to start",
               "temporarily", "timed out", "timeout", "unavailable", "econn", "gateway")
@@ -200,6 +209,21 @@ def classify_refusal(status: str | None, error: str) -> str:
     if any(p in text for p in _TRANSIENT):
         return "transient"
     return "permanent" if status == "forbidden" else "transient"
+
+
+def privilege_fix(agent_id: str | None, sandbox: str | None, error: str) -> str | None:
+    """What to change when a spawn carrying a definition's agent_id / sandbox was refused for it
+    (OpenClaw's texts: spawn_targets.py); None for any other refusal."""
+    text = (error or "").lower()
+    if sandbox == "require" and 'sandbox="require"' in text:
+        who = f'agent "{agent_id}"' if agent_id else "the requesting agent"
+        return (f"the agent definition sets sandbox: require; give {who} a sandbox in openclaw.json "
+                '(sandbox.mode "all" or "non-main"), or remove sandbox from the definition')
+    if agent_id and ("agentid" in text or "agent registry" in text):
+        return (f'the agent definition sets agent_id: {agent_id}; add "{agent_id}" to agents.list '
+                "in openclaw.json and to the requesting agent's subagents.allowAgents, or remove "
+                "agent_id from the definition")
+    return None
 
 
 #: `subagents list` shows a run's label cut to 48 characters ("..." at the end; OpenClaw
@@ -455,8 +479,10 @@ class OpenClawRuntime:
                                                 int(req.run_timeout_seconds or 0))
                 run.spawned_here = True
             return Receipt(run_id, session_key, model, result, collect=req.collect)
-        error = result.get("error") or f"sessions_spawn returned status {status!r} without a runId"
-        raise SpawnRefused(str(error), classify_refusal(status, str(error)), raw=result)
+        error = str(result.get("error") or f"sessions_spawn returned status {status!r} without a runId")
+        fix = privilege_fix(req.agent_id, req.sandbox, error)
+        raise SpawnRefused(f"{error} ({fix})" if fix else error, classify_refusal(status, error),
+                           raw=result)
 
     # -- wait -----------------------------------------------------------------------------
     def wait(self, run_ids, timeout_s: float) -> list[RunOutcome]:

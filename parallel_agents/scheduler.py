@@ -24,7 +24,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from . import outputs, policy
+from . import mapping, outputs, policy
 from .costs import PriceTable
 from .definitions import AgentDefinition, schema_registry
 from .errors import InputError, RunAborted, ToolError
@@ -32,6 +32,7 @@ from .events import Emitter, Event
 from .journal import Journal
 from .ladder import Ladder
 from .prompts import build_prompt
+from .reuse import first_attempt_key, reuse_key, still_valid
 from .runtime import SpawnRefused, SpawnRequest, attempt_label, collector_schema
 from .taskcheck import prepare_tasks
 from .tasks import AgentResult, AgentTask, Attempt
@@ -97,7 +98,8 @@ class Scheduler:
     def __init__(self, runtime, *, ladder: Ladder, prices: PriceTable, max_concurrent: int,
                  journal: Journal, emit: Emitter, retry: RetryPolicy, default_timeout: int = 120,
                  budget_usd: float | None = None, quality_gate=None, max_input_bytes: int = 200_000,
-                 on_result=None, clock=time.monotonic, sleep=time.sleep, seed: int | None = None):
+                 on_result=None, clock=time.monotonic, sleep=time.sleep, seed: int | None = None,
+                 reuse=None):
         if max_concurrent < 1:
             raise InputError("max_concurrent must be at least 1", field="max_concurrent",
                              fix="pass a positive number")
@@ -113,6 +115,8 @@ class Scheduler:
         self.quality_gate = quality_gate
         self.max_input_bytes = max_input_bytes
         self.on_result = on_result
+        self.reuse = reuse   # a reuse.ReuseStore: keeps completed results; with .lookup, reuses them
+        self._reuse_keys: dict[str, str] = {}
         self.clock = clock
         self.sleep = sleep
         self.rng = random.Random(seed)
@@ -128,10 +132,16 @@ class Scheduler:
         self._spawn_width = getattr(runtime, "spawn_concurrency", 1) if hasattr(runtime, "spawn_many") else 1
 
     # -- preparation: everything that can be wrong is found before anything spawns ------------
-    def prepare(self, tasks: list[AgentTask], definitions: dict[str, AgentDefinition]) -> None:
+    def prepare(self, tasks: list[AgentTask], definitions: dict[str, AgentDefinition], *,
+                max_map_items: int = mapping.DEFAULT_MAX_ITEMS) -> None:
+        """Check every task and make its state. A group (for_each) gets a state too, but is never
+        spawned: it expands into its items when ready (_expand; see mapping.py)."""
         prepared = prepare_tasks(tasks, definitions, ladder=self.ladder,
                                  default_timeout=self.default_timeout,
-                                 max_input_bytes=self.max_input_bytes)
+                                 max_input_bytes=self.max_input_bytes, max_map_items=max_map_items)
+        self.max_map_items = max_map_items
+        self._groups: dict[str, list[str] | None] = {   # group id -> its item ids, once expanded
+            t.task_id: None for t in tasks if t.for_each is not None}
         for order, task in enumerate(tasks):
             d, p = definitions[task.task_id], prepared[task.task_id]
             result = AgentResult(task_id=task.task_id, agent_type=d.name)
@@ -143,13 +153,17 @@ class Scheduler:
     # -- the loop -------------------------------------------------------------------------------
     def run(self, tasks: list[AgentTask], *, restored: dict | None = None) -> list[AgentResult]:
         restored = restored or {}
+        for gid in list(self._groups):   # items as their group's expansion was journaled
+            expanded = (restored.get(gid) or {}).get("expanded")
+            if expanded is not None:
+                self._add_items(self._states[gid], [AgentTask.from_dict(t) for t in expanded])
         for tid, st in self._states.items():
             prior = restored.get(tid)
             if prior and prior.get("result"):
                 self._restore_finished(st, prior["result"])
         for tid, st in self._states.items():
             prior = restored.get(tid) or {}
-            if st.done:
+            if st.done or tid in self._groups:   # groups: below
                 continue
             self._restore_attempts(st, [Attempt(**a) for a in prior.get("attempts", [])])
             if prior.get("tier_index") is not None:
@@ -171,6 +185,7 @@ class Scheduler:
             if not st.done and any(self._states[d].done and not self._states[d].result.ok
                                    for d in st.task.depends_on):
                 self._skip_for_dependency(st)
+        self._restore_groups()
         try:
             self._loop()
         except KeyboardInterrupt as exc:
@@ -188,7 +203,67 @@ class Scheduler:
         for st in self._states.values():  # only reachable through a dependency never released
             if not st.done:
                 self._finish(st, "skipped", error="never became ready (internal: dependency state)")
+        # in the order of the tasks given; a group's items follow it (their order is in between)
         return [st.result for st in sorted(self._states.values(), key=lambda s: s.order)]
+
+    # -- groups (for_each, mapping.py) -----------------------------------------------------------
+    def _restore_groups(self) -> None:
+        """After a resume: each unfinished group waits on its items (finishing now if they all
+        are), or on its dependencies, or expands now that they completed."""
+        for gid, items in list(self._groups.items()):
+            st = self._states[gid]
+            if st.done:
+                continue
+            if items is not None:
+                st.waiting_on = {i for i in items if not self._states[i].done}
+                if not st.waiting_on:
+                    self._finish_group(st)
+                continue
+            st.waiting_on = {d for d in st.task.depends_on if not self._states[d].done}
+            if not st.waiting_on:
+                self._expand(st)
+
+    def _expand(self, st: _State) -> None:
+        """A group whose dependencies completed: its items, journaled (before any of them
+        spawns, so resume rebuilds the same ones) and queued; or the group fails, saying why
+        there is no list (not a list, past the cap, ...)."""
+        gid = st.task.task_id
+        try:
+            items = mapping.expand(st.task, {d: self._states[d].result.output
+                                             for d in st.task.depends_on},
+                                   cap=self.max_map_items, max_input_bytes=self.max_input_bytes)
+        except mapping.MapError as exc:
+            self._finish(st, "failed", error=str(exc))
+            return
+        self.journal.write("group_expanded", task_id=gid, items=[t.to_dict() for t in items])
+        self.emit(Event("expanded", gid, st.definition.name, message=f"{len(items)} items"))
+        self._add_items(st, items)
+        if not items:
+            self._finish(st, "completed", output=[])
+            return
+        for tid in self._groups[gid]:
+            self.emit(Event("queued", tid, st.definition.name))
+            self._push_ready(self._states[tid])
+
+    def _add_items(self, group: _State, items: list[AgentTask]) -> None:
+        """States for a group's item tasks: the group's agent, format, timeout and tier; their
+        order between the group's and the next task's, so results list them after the group."""
+        gid, count = group.task.task_id, len(items)
+        for index, task in enumerate(items):
+            result = AgentResult(task_id=task.task_id, agent_type=group.definition.name)
+            self._states[task.task_id] = _State(task, group.definition, result,
+                                                group.order + (index + 1) / (count + 1),
+                                                group.tier_index, group.fmt, group.timeout)
+            self._dependents.setdefault(task.task_id, []).append(gid)
+        self._groups[gid] = [t.task_id for t in items]
+        group.waiting_on = set(self._groups[gid])
+
+    def _finish_group(self, st: _State) -> None:
+        """Every item is final: the group completes with their outputs in order, or fails
+        naming the first item that did not complete."""
+        status, output, error = mapping.group_outcome(
+            st.task.task_id, [self._states[i].result for i in self._groups[st.task.task_id]])
+        self._finish(st, status, output=output, error=error)
 
     def _loop(self) -> None:
         self._window = self.max_concurrent
@@ -221,6 +296,9 @@ class Scheduler:
                 return
             room = min(self._window - len(self._in_flight), self._spawn_width, len(self._ready))
             batch = [self._states[heapq.heappop(self._ready)[2]] for _ in range(room)]
+            batch = [st for st in batch if not self._reused(st)]   # --reuse: no spawn for a hit
+            if not batch:
+                continue
             pressed = self._spawn_batch(batch)
             self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
             if pressed:
@@ -308,17 +386,64 @@ class Scheduler:
         number = len(st.result.attempts) + 1
         attempt = Attempt(number=number, tier=tier.name, model=tier.model,
                           reask=st.reask_hint is not None)
-        input_data, context = st.task.inputs(
-            {d: self._states[d].result.output for d in st.task.depends_on})
-        prompt = build_prompt(st.definition, st.task.task_description, input_data,
-                              output_format=st.fmt, context=context, reask=st.reask_hint)
+        prompt = self._prompt(st, st.reask_hint)
+        if number == 1 and self.reuse is not None and st.task.task_id not in self._reuse_keys:
+            self._reuse_keys[st.task.task_id] = reuse_key(st.definition, prompt, st.fmt, tier)
         label = attempt_label(st.task.task_id, number, self.journal.run_id)
         request = SpawnRequest(task=prompt, label=label, task_name=_task_name(st.definition.name),
                                model=tier.model, run_timeout_seconds=st.timeout,
-                               output_schema=collector_schema(st.definition.output_schema, st.fmt))
+                               output_schema=collector_schema(st.definition.output_schema, st.fmt),
+                               agent_id=st.definition.agent_id, sandbox=st.definition.sandbox)
         self.journal.write("spawn_intent", task_id=st.task.task_id, attempt=number, label=label,
                            tier=tier.name, model=tier.model)
         return attempt, request
+
+    def _prompt(self, st: _State, reask: str | None = None) -> str:
+        """The task text of an attempt: the task, its input, its upstream outputs, the contract."""
+        input_data, context = st.task.inputs(
+            {d: self._states[d].result.output for d in st.task.depends_on})
+        return build_prompt(st.definition, st.task.task_description, input_data,
+                            output_format=st.fmt, context=context, reask=reask)
+
+    # -- reuse (reuse.py) -------------------------------------------------------------------------
+    def _reuse_key(self, st: _State) -> str:
+        """The key of the task's first attempt: its prompt, format, definition and starting tier."""
+        key = self._reuse_keys.get(st.task.task_id)
+        if key is None:
+            first = st.result.attempts[0].tier if st.result.attempts else None
+            key = first_attempt_key(st.definition, self._prompt(st), st.fmt, self.ladder, first,
+                                    st.tier_index)
+            self._reuse_keys[st.task.task_id] = key
+        return key
+
+    def _reused(self, st: _State) -> bool:
+        """With reuse on, finish a task about to make its first attempt with an earlier run's
+        completed result, when one is kept under its key and still valid (current schema,
+        quality gate). False: spawn it."""
+        if self.reuse is None or not self.reuse.lookup or st.result.attempts:
+            return False
+        entry = self.reuse.get(self._reuse_key(st))
+        if entry is None or not self._still_valid(st, entry["output"]):
+            return False
+        r = st.result
+        r.reused, r.tier, r.model_used = True, entry.get("tier"), entry.get("model")
+        self.journal.write("reused", flush=False, task_id=st.task.task_id,
+                           from_run=entry.get("run_id"), from_task=entry.get("task_id"))
+        self._finish(st, "completed", output=entry["output"],
+                     note=f"reused from run {entry.get('run_id')} (task {entry.get('task_id')})")
+        return True
+
+    def _still_valid(self, st: _State, value) -> bool:
+        return still_valid(value, st.definition, st.fmt) and self._gate(st, value) is None
+
+    def _keep_for_reuse(self, st: _State) -> None:
+        r = st.result
+        try:
+            self.reuse.put(self._reuse_key(st), output=r.output, agent_type=st.definition.name,
+                           output_format=st.fmt, tier=r.tier, model=r.model_used,
+                           run_id=self.journal.run_id, task_id=st.task.task_id)
+        except InputError:   # the prompt cannot be rebuilt (it was, to spawn): keep nothing
+            pass
 
     def _spawned(self, st: _State, attempt: Attempt, answer) -> bool:
         """Record the runtime's answer to a spawn (a Receipt or a SpawnRefused). False when it
@@ -453,7 +578,8 @@ class Scheduler:
             self._finish(st, final, error=reason)
 
     # -- final states ---------------------------------------------------------------------------
-    def _finish(self, st: _State, status: str, *, output=None, error: str | None = None) -> None:
+    def _finish(self, st: _State, status: str, *, output=None, error: str | None = None,
+                note: str = "") -> None:
         r = st.result
         r.status, r.output, r.error = status, output, error
         last = next((a for a in reversed(r.attempts) if a.status not in ("refused", "lost")), None)
@@ -462,9 +588,12 @@ class Scheduler:
         r.execution_time = round(sum(a.duration for a in r.attempts), 3)
         st.done = True
         self.journal.write("task_finished", flush=False, task_id=st.task.task_id, result=r.to_record())
+        if (status == "completed" and self.reuse is not None and self.reuse.keep and not r.reused
+                and st.task.for_each is None):   # a group's list is its items' work, not a reply
+            self._keep_for_reuse(st)
         kind = {"completed": "completed", "timeout": "timeout", "skipped": "skipped"}.get(status, "failed")
         self.emit(Event(kind, st.task.task_id, st.definition.name, len(r.attempts), r.tier,
-                        r.model_used, message=error or ""))
+                        r.model_used, message=error or note))
         if self.on_result:
             self.on_result(r)
         self._release_dependents(st)
@@ -483,11 +612,18 @@ class Scheduler:
                     dep = self._states[tid]
                     if dep.done:
                         continue
+                    if self._groups.get(tid) is not None:  # an item of this group: all must end
+                        dep.waiting_on.discard(done.task.task_id)
+                        if not dep.waiting_on:
+                            self._finish_group(dep)        # its _finish appends it
+                        continue
                     if not done.result.ok:
                         self._skip_for_dependency(dep)     # its _finish appends it
                         continue
                     dep.waiting_on.discard(done.task.task_id)
-                    if not dep.waiting_on:
+                    if not dep.waiting_on and tid in self._groups:
+                        self._expand(dep)                  # queues its items (or finishes it)
+                    elif not dep.waiting_on:
                         self.emit(Event("queued", tid, dep.definition.name))
                         self._push_ready(dep)
         finally:

@@ -274,6 +274,11 @@ def simulated_runtime(registry=None, *, config=None, latency=(0.2, 0.9), flaky: 
     models = [t.model for t in config.tiers if t.model]
     cheapest = (models[0],) if flaky and models else ()
     player = AgentPlayer(registry, latency=latency, flaky_tier_models=cheapest)
+    # a simulated OpenClaw configured for the registry: every agent_id a definition names
+    # exists and may be targeted, and runs sandboxed when a definition requires it
+    named = {d.agent_id for d in registry if d.agent_id}
+    boxed = {d.agent_id or "main" for d in registry if d.sandbox == "require"}
     fake = FakeOpenClaw(player, lane_max_concurrent=lane_max_concurrent, max_children=max_children,
-                        models=models or None, default_model=models[-1] if models else "fake/default")
+                        models=models or None, default_model=models[-1] if models else "fake/default",
+                        agents=sorted(named | {"main"}), allow_agents=["*"], sandboxed_agents=boxed)
     return OpenClawRuntime(fake)

@@ -10,6 +10,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from . import mapping
 from .errors import InputError
 from .graph import reject_cycles
 from .ladder import Ladder
@@ -118,16 +119,53 @@ def _input_size(task: AgentTask) -> int | None:
         return None
 
 
+def _check_group(task: AgentTask, known: set[str], max_map_items: int,
+                 max_input_bytes: int) -> None:
+    """A group's for_each (mapping.py); a static list's items are checked as its item tasks
+    will be: their input's size."""
+    try:
+        mapping.check_spec(task, known, cap=max_map_items)
+        if "items" in task.for_each:
+            mapping.item_tasks(task, task.for_each["items"], max_input_bytes=max_input_bytes)
+    except mapping.SpecError as exc:
+        raise task_error(task.task_id, f"task {task.task_id}: {exc.message}", field=exc.key,
+                         fix=exc.fix) from None
+    except mapping.MapError as exc:
+        raise task_error(task.task_id, f"task {task.task_id}: {str(exc).removeprefix('for_each: ')}",
+                         field="for_each", fix="send a summary or a path instead, or raise "
+                                               "max_input_bytes") from None
+
+
+def _check_item_ids(tasks: list[AgentTask]) -> None:
+    """No task has an id a group's items will have (`review[0]` beside a group `review`)."""
+    groups = {t.task_id for t in tasks if t.for_each is not None}
+    if not groups:
+        return
+    for task in tasks:
+        group = mapping.group_of_item_id(task.task_id)
+        if group in groups:
+            raise task_error(task.task_id, f"task id {task.task_id!r} is the id of an item of "
+                             f"group {group!r}", field="task_id",
+                             fix="give the task another id: a group's items are named "
+                                 "GROUP[0], GROUP[1], ...")
+
+
 def prepare_tasks(tasks: list[AgentTask], definitions: dict, *, ladder: Ladder,
-                  default_timeout: int, max_input_bytes: int) -> dict[str, Prepared]:
+                  default_timeout: int, max_input_bytes: int,
+                  max_map_items: int = mapping.DEFAULT_MAX_ITEMS) -> dict[str, Prepared]:
     """{task_id: Prepared} for valid tasks; InputError naming the task, field and fix otherwise.
-    `definitions` maps task_id to its resolved AgentDefinition."""
+    `definitions` maps task_id to its resolved AgentDefinition. A group (for_each) is checked
+    as a task (its items are copies of it) and for its spec; max_map_items: the default cap on
+    a group's items."""
     for task in tasks:
         _check_id(task)
     _check_unique(tasks)
+    _check_item_ids(tasks)
     known = {t.task_id for t in tasks}
     prepared = {}
     for task in tasks:
+        if task.for_each is not None:
+            _check_group(task, known, max_map_items, max_input_bytes)
         _check_timeout(task)
         _check_text_size(task, max_input_bytes)
         d = definitions[task.task_id]
@@ -152,8 +190,11 @@ def prepare_tasks(tasks: list[AgentTask], definitions: dict, *, ladder: Ladder,
                              field=problem.field, fix=problem.fix) from None
         for dep in task.depends_on:
             if dep not in known:
+                group = mapping.group_of_item_id(dep)
+                fix = (f"depend on the group {group!r}: it gives the list of its items' outputs"
+                       if group in known else "use the task_id of a task in this run")
                 raise task_error(task.task_id, f"task {task.task_id} depends on unknown task {dep!r}",
-                                 field="depends_on", fix="use the task_id of a task in this run")
+                                 field="depends_on", fix=fix)
         timeout = int(task.timeout_seconds or d.timeout_seconds or default_timeout)
         try:
             tier_index = ladder.start(task_tier=task.tier, agent_tier=d.tier)

@@ -5,7 +5,11 @@ wrong types and keys written twice are errors naming file, line and field.
 
 Lines come from one pass: the YAML is composed once per file (TaskLines), however many tasks or
 problems it has, and errors found later (pre-flight checks, the registry) are located from the
-same pass (task_lines, used by cli_run)."""
+same pass (task_lines, used by cli_run).
+
+Map over a list (mapping.py): `for_each: [...]` or `for_each: {from: TASK_ID, path: KEY}`, with
+optional `as: NAME` (default item) and `max_items: N`, makes the task a group of one task per
+item; `as` and `max_items` go into AgentTask.for_each."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +17,7 @@ import gc
 import hashlib
 from pathlib import Path
 
-from . import yamlio
+from . import mapping, yamlio
 from .deps import require
 from .errors import InputError, Problem
 from .tasks import AgentTask
@@ -23,6 +27,7 @@ TYPES = {"agent_type": str, "task_description": str, "input_data": dict, "task_i
          "timeout_seconds": int, "output_format": str, "priority": int, "depends_on": list,
          "tier": str, "input_from": dict}
 REQUIRED = ("agent_type", "task_description")
+MAP_KEYS = ("for_each", "as", "max_items")  # folded into AgentTask.for_each (mapping.py)
 TOP_LEVEL = ("tasks",)  # the keys a task file's top-level mapping may have
 
 _MERGE = "tag:yaml.org,2002:merge"  # `<<: *defaults`: merged keys, not a repeat
@@ -195,7 +200,7 @@ def load_tasks(path: Path, *, max_bytes: int = 5_000_000) -> list[AgentTask]:
         repeats.setdefault(index, []).append((field, line, first))
     for field, line, first in repeats.get(None, []):
         problems.append(_written_twice(shown, field, line, first))
-    tasks = []
+    tasks, indexes = [], []
     for i, item in enumerate(data):
         line = where.line(i)
         if not isinstance(item, dict):
@@ -204,13 +209,17 @@ def load_tasks(path: Path, *, max_bytes: int = 5_000_000) -> list[AgentTask]:
             continue
         for field, key_line, first in repeats.get(i, []):
             problems.append(_written_twice(shown, field, key_line, first))
-        fields, written = {}, {}
+        fields, written, mapped = {}, {}, {}
         for key, value in item.items():
             name = ALIASES.get(key, key)
+            if name in MAP_KEYS:
+                mapped[name] = value
+                continue
             if name not in TYPES:
                 problems.append(Problem(f"unknown key {key!r}", shown, where.line(i, key),
                                         f"tasks[{i}].{key}",
-                                        "use: " + ", ".join(["agent", "task", "input", *list(TYPES)[3:]])))
+                                        "use: " + ", ".join(["agent", "task", "input", *list(TYPES)[3:],
+                                                             *MAP_KEYS])))
                 continue
             if name in written:
                 short = {v: k for k, v in ALIASES.items()}[name]
@@ -237,11 +246,57 @@ def load_tasks(path: Path, *, max_bytes: int = 5_000_000) -> list[AgentTask]:
         for k in missing:
             short = {v: k2 for k2, v in ALIASES.items()}[k]
             problems.append(Problem(f"missing {short!r}", shown, line, f"tasks[{i}]", f"add `{short}: ...`"))
+        if mapped:
+            spec = _for_each(mapped, shown, where, i, problems)
+            if spec is not None:
+                fields["for_each"] = spec
         if not missing and not problems:
             tasks.append(AgentTask(**fields))
+            indexes.append(i)
+    known = {t.task_id for t in tasks}
+    for task, i in zip(tasks, indexes):
+        if task.for_each is None:
+            continue
+        try:  # the cap is checked before the run starts, against config's max_map_items
+            mapping.check_spec(task, known, cap=float("inf"))
+        except mapping.SpecError as exc:
+            key = exc.key if exc.key in data[i] else "for_each"  # else: a key in the mapping
+            problems.append(Problem(exc.message, shown, where.line(i, key), f"tasks[{i}].{key}",
+                                    exc.fix))
     if problems:
         raise InputError(f"{shown}: invalid task file", problems=problems)
     return tasks
+
+
+def _for_each(mapped: dict, shown: str, where: TaskLines, i: int, problems: list):
+    """AgentTask.for_each from a task's for_each, as and max_items keys, or None (a problem
+    noted)."""
+    if "for_each" not in mapped:
+        key = next(iter(mapped))
+        problems.append(Problem(f"{key!r} goes with for_each", shown, where.line(i, key),
+                                f"tasks[{i}].{key}", "add for_each: [...] (the items), or "
+                                                     "remove it"))
+        return None
+    value = mapped["for_each"]
+    if isinstance(value, list):
+        spec = {"items": value}
+    elif isinstance(value, dict):
+        spec = dict(value)
+    else:
+        problems.append(Problem(f"must be a list or a mapping, not {type(value).__name__}", shown,
+                                where.line(i, "for_each"), f"tasks[{i}].for_each",
+                                "give a list of items, or {from: TASK_ID, path: KEY} to take "
+                                "the list from another task's output"))
+        return None
+    for key in ("as", "max_items"):
+        if key in mapped:
+            if key in spec:
+                problems.append(Problem(f"{key!r} is given twice: beside for_each and in it",
+                                        shown, where.line(i, key), f"tasks[{i}].{key}",
+                                        "keep one of them"))
+                return None
+            spec[key] = mapped[key]
+    return spec
 
 
 def _written_twice(shown: str, field: str, line: int, first: int) -> Problem:

@@ -42,6 +42,8 @@ class AgentTask:
     depends_on: list[str] = field(default_factory=list)
     tier: str | None = None               # None: the agent's starting tier
     input_from: dict[str, str] = field(default_factory=dict)  # input key -> task id whose output goes there
+    # a group: one task per item of a list, or of the list in another task's output (mapping.py)
+    for_each: list | dict | None = None
 
     def __post_init__(self):
         if self.input_data is None:
@@ -49,8 +51,12 @@ class AgentTask:
         if not self.task_id:
             self.task_id = _content_id(self.agent_type, self.task_description, self.input_data)
         self.input_from = dict(self.input_from or {})
-        # a task whose input comes from another depends on it
-        self.depends_on = list(dict.fromkeys([*(self.depends_on or []), *self.input_from.values()]))
+        if isinstance(self.for_each, (list, tuple)):   # a list is short for {"items": LIST}
+            self.for_each = {"items": list(self.for_each)}
+        source = self.for_each.get("from") if isinstance(self.for_each, dict) else None
+        # a task whose input (or list of items) comes from another depends on it
+        self.depends_on = list(dict.fromkeys([*(self.depends_on or []), *self.input_from.values(),
+                                              *([source] if isinstance(source, str) else [])]))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +110,7 @@ class AgentResult:
     tier: str | None = None
     usage: dict = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0})
     cost_usd: float = 0.0
+    reused: bool = False      # finished from an earlier run's result (run --reuse): no attempts, cost 0
 
     @property
     def ok(self) -> bool:

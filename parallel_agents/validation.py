@@ -16,10 +16,18 @@ from .paths import SHIPPED_AGENTS, display, overlay_agents, user_config
 class Report:
     checked: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # valid definitions that run as a configured OpenClaw agent or require a sandbox
+    privileges: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def notes(self) -> list[str]:
+        """One line per definition with least-privilege settings (doctor checks them)."""
+        return [f"{p['file']}: {p['name']} runs as OpenClaw agent "
+                f"{p['agent_id'] or '(the requesting agent)'}"
+                + (f", sandbox: {p['sandbox']}" if p["sandbox"] else "") for p in self.privileges]
 
     def summary(self) -> str:
         files = len(self.checked)
@@ -29,7 +37,7 @@ class Report:
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "checked": self.checked,
-                "problems": [p.to_dict() for p in self.problems]}
+                "problems": [p.to_dict() for p in self.problems], "privileges": self.privileges}
 
 
 def _expand(paths: list[Path], report: Report) -> list[Path]:
@@ -85,6 +93,9 @@ def validate_paths(paths: list[Path]) -> Report:
             origin = "overlay" if overlay_agents() in path.parents else "shipped"
             d = AgentDefinition.from_dict(data, source=str(path), origin=origin)
             (overlay if origin == "overlay" else shipped).append(d)
+            if d.agent_id or d.sandbox:
+                report.privileges.append({"name": d.name, "file": display(path),
+                                          "agent_id": d.agent_id, "sandbox": d.sandbox})
     _check_names(shipped, report)
     overlay_names = {d.name for d in overlay}
     # an overlay definition replaces a shipped one of the same name: that is not a clash

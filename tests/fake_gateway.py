@@ -8,6 +8,11 @@ Like a real OpenClaw 2026.9.6 gateway reached over HTTP, it accepts collector ru
 (`collect:true`) but never starts them: they stay queued (FakeOpenClaw collector_runs_start=False;
 tests/integration/test_contract.py compares that with the live gateway).
 
+Least privilege (FakeOpenClaw's agents / allow_agents / sandboxed_agents): `--configured-agents
+main,reviewer` (agents.list), `--allow-agents reviewer` (the requester's subagents.allowAgents;
+"*" for any), `--sandboxed-agents boxed`; `--agents-list` offers the agents_list tool over
+/tools/invoke (as tools.alsoAllow: ["agents_list"] does; a stock gateway does not).
+
 Writes the chosen port to --port-file when ready. `GET /health` -> {"ok": true}.
 `GET /debug/runs` -> every run the fake accepted (label, model, status): for assertions only.
 
@@ -46,7 +51,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parallel_agents.fake_openclaw import FakeOpenClaw  # noqa: E402
+from parallel_agents.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw  # noqa: E402
 from parallel_agents.toolcaller import ToolError  # noqa: E402
 
 
@@ -320,8 +325,16 @@ def main() -> None:
     parser.add_argument("--agents", action="store_true",
                         help="children play the registry's agents (simulated replies from each "
                              "agent's schema, as in `demo`) instead of SIM directives")
+    parser.add_argument("--configured-agents", help="comma-separated agents.list ids")
+    parser.add_argument("--allow-agents", help="comma-separated subagents.allowAgents (* = any)")
+    parser.add_argument("--sandboxed-agents", default="", help="comma-separated sandboxed agent ids")
+    parser.add_argument("--agents-list", action="store_true", help="offer agents_list over HTTP")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m] or None
+    split = lambda text: None if text is None else [x for x in text.split(",") if x]  # noqa: E731
+    privileges = {"agents": split(args.configured_agents), "allow_agents": split(args.allow_agents),
+                  "sandboxed_agents": split(args.sandboxed_agents),
+                  "tools": ALL_TOOLS + ((AGENTS_LIST,) if args.agents_list else ())}
     responder = None
     if args.agents:
         from parallel_agents.api import load_registry
@@ -331,7 +344,7 @@ def main() -> None:
     def make_fake(collector_runs_start: bool) -> FakeOpenClaw:
         options = {"responder": responder} if responder is not None else {}
         return FakeOpenClaw(lane_max_concurrent=args.lane, max_children=args.max_children, models=models,
-                            collector_runs_start=collector_runs_start, **options)
+                            collector_runs_start=collector_runs_start, **privileges, **options)
 
     fake = make_fake(False)  # over /tools/invoke collectors stay queued, as on a live gateway
     grants = Grants(lambda: make_fake(True))  # through a grant they run

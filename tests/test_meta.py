@@ -180,6 +180,14 @@ def test_normalise_design_fills_fixes_and_drops():
     assert check_definition(out) == []
 
 
+def test_a_designed_agent_never_picks_the_openclaw_agent_its_children_run_as():
+    """agent_id chooses a tool policy and workspace: the operator's call, not a model's. A
+    sandbox requirement only restricts, so a design may keep it."""
+    out = normalise_design(design(agent_id="admin", sandbox="require"))
+    assert "agent_id" not in out and out["sandbox"] == "require"
+    assert check_definition(out) == []
+
+
 @pytest.mark.parametrize("given,expected", [(5, 10), (99999, 3600), ("slow", 180), (True, 180), (42.7, 42)])
 def test_normalise_design_clamps_the_timeout(given, expected):
     assert normalise_design(design(timeout_seconds=given))["timeout_seconds"] == expected

@@ -234,7 +234,7 @@ def test_task_round_trip():
                     "input_data": {"code": "x", "nested": {"a": [1, 2]}}, "task_id": "t9",
                     "timeout_seconds": 300, "output_format": "markdown", "priority": 3,
                     "depends_on": ["t1", "t0"], "tier": "strongest",
-                    "input_from": {"design": "t0"}}
+                    "input_from": {"design": "t0"}, "for_each": None}
     assert AgentTask.from_dict(data) == task
     assert AgentTask.from_dict(json.loads(json.dumps(data))) == task
 
