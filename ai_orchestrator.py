@@ -17,27 +17,27 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parallel_agents.deps import import_attr, use_user_packages  # noqa: E402
+from parallel_agents.core.deps import import_attr, use_user_packages  # noqa: E402
 
 use_user_packages()  # what `setup` installed for this python3, ahead of its own site-packages
 
 if __name__ == "__main__":
-    from parallel_agents.cli import main
+    from parallel_agents.cli.main import main
     sys.exit(main())
 
 _EXPORTS = {
     "RealAIParallelOrchestrator": "orchestrator", "RunReport": "orchestrator",
-    "AgentTask": "tasks", "AgentResult": "tasks", "Attempt": "tasks", "Event": "events",
-    "map_task": "mapping",
+    "AgentTask": "engine.tasks", "AgentResult": "engine.tasks", "Attempt": "engine.tasks", "Event": "engine.events",
+    "map_task": "engine.mapping",
     "list_available_agents": "api", "get_agent_prompt": "api", "validate_agent_type": "api",
     "load_registry": "api",
-    "create_content_team": "teams", "create_dev_team": "teams", "create_review_team": "teams",
-    "create_meta_agent_workflow": "meta", "collect_designs": "meta", "normalise_design": "meta",
-    "install_agent": "meta", "CreatedAgent": "meta",
-    "RefinementResult": "refinement", "OrchestrationResult": "planning", "plan_problems": "planning",
-    "ParallelAgentsError": "errors", "DefinitionError": "errors", "InputError": "errors",
-    "EnvironmentProblem": "errors", "RunAborted": "errors", "ToolError": "errors",
-    "UnknownAgentError": "errors", "attached_runtime": "attach", "MissingDependency": "errors",
+    "create_content_team": "workflows.teams", "create_dev_team": "workflows.teams", "create_review_team": "workflows.teams",
+    "create_meta_agent_workflow": "workflows.meta", "collect_designs": "workflows.meta", "normalise_design": "workflows.meta",
+    "install_agent": "workflows.meta", "CreatedAgent": "workflows.meta",
+    "RefinementResult": "workflows.refinement", "OrchestrationResult": "workflows.planning", "plan_problems": "workflows.planning",
+    "ParallelAgentsError": "core.errors", "DefinitionError": "core.errors", "InputError": "core.errors",
+    "EnvironmentProblem": "core.errors", "RunAborted": "core.errors", "ToolError": "core.errors",
+    "UnknownAgentError": "core.errors", "attached_runtime": "openclaw.attach", "MissingDependency": "core.errors",
 }
 __all__ = [*_EXPORTS, "__version__"]
 from parallel_agents import __version__  # noqa: E402

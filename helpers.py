@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parallel_agents.deps import dependencies_required, use_user_packages  # noqa: E402
+from parallel_agents.core.deps import dependencies_required, use_user_packages  # noqa: E402
 
 use_user_packages()  # what `setup` installed for this python3, ahead of its own site-packages
 with dependencies_required():  # missing ones: MissingDependency (an ImportError) with the fix

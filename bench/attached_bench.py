@@ -51,8 +51,8 @@ def attached_run(gateway, pkg: Path, node: str, folder: Path, *, n: int, concurr
     """The attached command as a host runs it; its figures."""
     import gateway_bench
     import openclaw_gateway as og
-    from parallel_agents import yamlio
-    from parallel_agents.registry import Registry
+    from parallel_agents.core import yamlio
+    from parallel_agents.definitions.registry import Registry
     tasks, reply = gateway_bench._tasks(n, latency, Registry.load(overlay=None), f"att-{os.getpid()}")
     task_file = folder / "tasks.json"
     task_file.write_text(json.dumps({"tasks": [t.to_dict() for t in tasks]}))

@@ -49,9 +49,9 @@ def _workload(n: int, seed: int, config, registry):
 
 def _orchestrator(config, registry, runs: Path, gate=None, concurrent: int = 50):
     import ladder
-    from parallel_agents.fake_openclaw import FakeOpenClaw
+    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
     from parallel_agents.orchestrator import RealAIParallelOrchestrator
-    from parallel_agents.runtime import OpenClawRuntime
+    from parallel_agents.openclaw.runtime import OpenClawRuntime
     fake = FakeOpenClaw(ladder.usage_responder(600), max_children=concurrent,
                         lane_max_concurrent=concurrent, swarm_max_concurrent=concurrent,
                         max_children_per_group=max(50, concurrent))
@@ -76,8 +76,8 @@ def _compare(estimate, results) -> dict:
 
 def measure(n: int = 300, *, history_seed: int = 7, seed: int = 11) -> dict:
     import ladder
-    from parallel_agents.config import load_config
-    from parallel_agents.registry import Registry
+    from parallel_agents.core.config import load_config
+    from parallel_agents.definitions.registry import Registry
     config = load_config(user=False)
     registry = Registry.load(overlay=None)
     past, past_answers = _workload(n, history_seed, config, registry)

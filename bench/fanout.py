@@ -31,12 +31,12 @@ if str(REPO) not in sys.path:
 
 def build(n: int, concurrent: int, latency: float, agent: str):
     from parallel_agents.api import load_registry
-    from parallel_agents.definitions import schema_registry
-    from parallel_agents.fake_openclaw import FakeOpenClaw, directive_responder
+    from parallel_agents.definitions.model import schema_registry
+    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, directive_responder
     from parallel_agents.orchestrator import RealAIParallelOrchestrator
-    from parallel_agents.runtime import OpenClawRuntime
-    from parallel_agents.samples import sample
-    from parallel_agents.tasks import AgentTask
+    from parallel_agents.openclaw.runtime import OpenClawRuntime
+    from parallel_agents.definitions.samples import sample
+    from parallel_agents.engine.tasks import AgentTask
 
     registry = load_registry()
     definition = registry.get(agent)

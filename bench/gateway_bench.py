@@ -80,9 +80,9 @@ class TimedCaller:
 
 
 def _tasks(n: int, latency: float, registry, tag: str):
-    from parallel_agents.definitions import schema_registry
-    from parallel_agents.samples import sample
-    from parallel_agents.tasks import AgentTask
+    from parallel_agents.definitions.model import schema_registry
+    from parallel_agents.definitions.samples import sample
+    from parallel_agents.engine.tasks import AgentTask
     reply = sample(registry.get(AGENT).output_schema, schema_registry(), seed=1)
     directive = "SIM " + json.dumps({"latency": latency, "reply": reply, "tag": tag}, separators=(",", ":"))
     return [AgentTask(AGENT, f"Benchmark post {i} ({tag}).\n{directive}", task_id=f"bench-{tag}-{i:04d}",
@@ -94,10 +94,10 @@ def measure(url: str, token: str, *, n: int = 24, concurrent: int = 8, latency: 
             runs_folder: Path | None = None) -> dict:
     """One fan-out of `n` tasks at `concurrent` against the gateway at `url`; the figures."""
     import openclaw_gateway as og
-    from parallel_agents.gateway import GatewayToolCaller
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
     from parallel_agents.orchestrator import RealAIParallelOrchestrator
-    from parallel_agents.registry import Registry
-    from parallel_agents.runtime import OpenClawRuntime
+    from parallel_agents.definitions.registry import Registry
+    from parallel_agents.openclaw.runtime import OpenClawRuntime
 
     registry = Registry.load(overlay=None)
     tag = f"{time.strftime('%H%M%S')}-{os.getpid()}"

@@ -46,8 +46,8 @@ TOKEN = "bench-token"
 
 
 def workloads() -> dict[str, list[dict]]:
-    from parallel_agents import yamlio
-    from parallel_agents.teams import REVIEWERS
+    from parallel_agents.core import yamlio
+    from parallel_agents.workflows.teams import REVIEWERS
     path = REPO / "examples" / "tasks.yaml"
     example = yamlio.parse(yamlio.read_text(path), shown=str(path))[0]["tasks"]
     code = (REPO / "examples" / "simple_parallel_research.py").read_text(encoding="utf-8")[:3000]
@@ -59,9 +59,9 @@ def workloads() -> dict[str, list[dict]]:
 def scripted(tasks: list[dict]) -> tuple[list[dict], list[str]]:
     """The tasks with a SIM directive appended (a valid sample of the agent's schema), and the
     directive lines (left out of the counted bytes)."""
-    from parallel_agents.api import load_registry
-    from parallel_agents.definitions import schema_registry
-    from parallel_agents.samples import sample
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.definitions.model import schema_registry
+    from parallel_agents.definitions.samples import sample
     registry = load_registry()
     out, lines = [], []
     for i, task in enumerate(tasks):
@@ -113,8 +113,8 @@ class Loop:
         return json.loads(done.stdout)
 
     def run(self, tasks: list[dict], directives: list[str]) -> dict:
-        from parallel_agents.fake_deliveries import DeliveredChild, settled_batch
-        from parallel_agents.gateway import GatewayToolCaller
+        from parallel_agents.simulation.fake_deliveries import DeliveredChild, settled_batch
+        from parallel_agents.openclaw.gateway import GatewayToolCaller
         host = GatewayToolCaller(self.gateway.url, TOKEN)
         task_file = self.folder / "tasks.json"
         task_file.write_text(json.dumps({"tasks": tasks}))

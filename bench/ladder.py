@@ -122,8 +122,8 @@ def _wrong_invalid(i: int) -> dict:
 def workload(n: int, *, seed: int, shares: tuple[float, ...], models: list[str],
              schema_share: float, input_tokens: int, definition) -> tuple[list, dict]:
     """(tasks, {task_id: the planted bug's location})."""
-    from parallel_agents.prompts import build_prompt
-    from parallel_agents.tasks import AgentTask
+    from parallel_agents.prompts.build import build_prompt
+    from parallel_agents.engine.tasks import AgentTask
 
     tasks, answers = [], {}
     difficulty = difficulties(n, seed)
@@ -160,7 +160,7 @@ def grader(answers: dict):
 def usage_responder(output_tokens: int):
     """FakeOpenClaw's directive responder, with the usage of a real reply: input tokens by the
     fake's own chars/4 rule on the prompt actually sent, `output_tokens` per reply."""
-    from parallel_agents.fake_openclaw import directive_responder
+    from parallel_agents.simulation.fake_openclaw import directive_responder
 
     def respond(view):
         reply = directive_responder(view)
@@ -191,10 +191,10 @@ def run_strategy(name: str, tasks: list, *, config_data: dict, registry, gate, o
                  concurrent: int, seed: int, runs_folder: Path) -> dict:
     from dataclasses import replace
 
-    from parallel_agents.config import Config
-    from parallel_agents.fake_openclaw import FakeOpenClaw
+    from parallel_agents.core.config import Config
+    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
     from parallel_agents.orchestrator import RealAIParallelOrchestrator
-    from parallel_agents.runtime import OpenClawRuntime
+    from parallel_agents.openclaw.runtime import OpenClawRuntime
 
     data, start = _strategy(name, config_data, registry.get(AGENT).tier)
     tiers = [t["name"] for t in data["tiers"]]
@@ -233,8 +233,8 @@ def measure(n: int = 300, *, seed: int = 7, shares: tuple[float, ...] | None = N
 
     config_path: a config.yaml whose keys override the shipped one's, as a user config does
     (tiers, prices); default: the shipped config.yaml alone, never the user's overrides."""
-    from parallel_agents.config import load_config
-    from parallel_agents.registry import Registry
+    from parallel_agents.core.config import load_config
+    from parallel_agents.definitions.registry import Registry
 
     config = load_config(user=False) if config_path is None else load_config(user=config_path)
     models = [t.model for t in config.tiers]

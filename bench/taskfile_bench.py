@@ -41,7 +41,7 @@ _LOAD = """
 import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from parallel_agents.taskfile import load_tasks
+from parallel_agents.engine.taskfile import load_tasks
 started = time.perf_counter()
 tasks = load_tasks(Path(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - started, "tasks": len(tasks)}))

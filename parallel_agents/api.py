@@ -1,18 +1,10 @@
 """Seed-compatible conveniences over the registry and the prompt builder."""
 from __future__ import annotations
 
-from .prompts import build_prompt
-from .registry import Registry
+from parallel_agents.prompts.build import build_prompt
+from parallel_agents.definitions.registry import load_registry
 
-_registry: Registry | None = None
-
-
-def load_registry(*, reload: bool = False) -> Registry:
-    """The shipped + overlay registry, loaded once per process (reload=True to re-read)."""
-    global _registry
-    if _registry is None or reload:
-        _registry = Registry.load()
-    return _registry
+__all__ = ["load_registry", "list_available_agents", "validate_agent_type", "get_agent_prompt"]
 
 
 def list_available_agents(category: str | None = None) -> list[str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .config import Tier, load_config
-from .definitions import AgentDefinition
-from .errors import InputError
-from .tasks import AgentResult, AgentTask
+from parallel_agents.core.config import Tier, load_config
+from parallel_agents.definitions.model import AgentDefinition
+from parallel_agents.core.errors import InputError
+from parallel_agents.engine.tasks import AgentResult, AgentTask
 
 #: Model refs of the ladder, cheapest first (from config.yaml `tiers`).
 MODEL_HIERARCHY: list[str] = [t.model for t in load_config(user=False).tiers if t.model]
@@ -37,7 +37,7 @@ def _as_task(task, agent_type: str | None, timeout: int | None) -> AgentTask:
 
 
 def _orchestrator(runtime, max_concurrent, models, use_hierarchy, retries, **kwargs):
-    from .orchestrator import RealAIParallelOrchestrator
+    from parallel_agents.orchestrator import RealAIParallelOrchestrator
     config = load_config()
     data = dict(config.data)
     if models:
@@ -46,7 +46,7 @@ def _orchestrator(runtime, max_concurrent, models, use_hierarchy, retries, **kwa
         data["tiers"] = data["tiers"][:1]
     if retries is not None:
         data["retry"] = {**data["retry"], "transient_attempts": max(1, int(retries))}
-    from .api import load_registry
+    from parallel_agents.definitions.registry import load_registry
     registry = _RawAware(load_registry())
     return RealAIParallelOrchestrator(max_concurrent, runtime=runtime, config=type(config)(data),
                                       registry=registry, **kwargs)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .config import Config, load_config
-from .errors import InputError
-from .costs import PriceTable
-from .events import Emitter
-from .journal import Journal, new_run_id, read_records
-from .ladder import Ladder
-from .locks import JournalLock, holding_run_lock
-from .scheduler import RetryPolicy, Scheduler
-from .tasks import AgentResult, AgentTask
+from parallel_agents.core.config import Config, load_config
+from parallel_agents.core.errors import InputError
+from parallel_agents.engine.costs import PriceTable
+from parallel_agents.engine.events import Emitter
+from parallel_agents.engine.journal import Journal, new_run_id, read_records
+from parallel_agents.engine.ladder import Ladder
+from parallel_agents.engine.locks import JournalLock, holding_run_lock
+from parallel_agents.engine.scheduler import RetryPolicy, Scheduler
+from parallel_agents.engine.tasks import AgentResult, AgentTask
 
 
 @dataclass
@@ -64,7 +64,7 @@ class RealAIParallelOrchestrator:
             (errors.CostLimitExceeded, before any spawn); run_parallel may override it.
         reuse: finish a task from an earlier run's completed result when its agent definition,
             prompt, output format and starting tier are the same (no spawn, cost 0, `reused`);
-            see parallel_agents/reuse.py. Completed results are kept for that in every run
+            see parallel_agents/engine/reuse.py. Completed results are kept for that in every run
             (config reuse.store).
         """
         self.config = config or load_config()
@@ -79,7 +79,7 @@ class RealAIParallelOrchestrator:
             raise InputError(f"budget_usd {budget_usd!r} is not a positive amount", field="budget_usd",
                              fix="pass more than 0 USD, or None for no budget")
         self.budget_usd = budget_usd if budget_usd is not None else self.config.budget_usd
-        from .estimate import check_max_usd
+        from parallel_agents.engine.estimate import check_max_usd
         self.max_cost_usd = check_max_usd(max_cost_usd)
         self.quality_gate = quality_gate
         self.reuse = reuse
@@ -93,13 +93,13 @@ class RealAIParallelOrchestrator:
     def registry(self):
         if self._registry is not None:  # one the caller passed in
             return self._registry
-        from .api import load_registry  # the shared one, which install_agent reloads
+        from parallel_agents.definitions.registry import load_registry  # the shared one, which install_agent reloads
         return load_registry()
 
     @property
     def runtime(self):
         if self._runtime is None:
-            from .runtimes import select_runtime
+            from parallel_agents.runtimes import select_runtime
             self._runtime = select_runtime(self._runtime_spec, registry=self.registry,
                                            gateway=self.config.gateway)
         return self._runtime
@@ -120,7 +120,7 @@ class RealAIParallelOrchestrator:
         settings = self.config.reuse
         if not (lookup or settings["store"]):
             return None
-        from .reuse import ReuseStore
+        from parallel_agents.engine.reuse import ReuseStore
         return ReuseStore.from_config(settings, lookup=lookup)
 
     def _definitions(self, tasks: list[AgentTask]) -> dict:
@@ -133,8 +133,8 @@ class RealAIParallelOrchestrator:
         low/expected/high), learnt from the journals in the runs folder. Spawns nothing and
         needs no runtime; invalid tasks raise the errors run_parallel would. With reuse on,
         tasks a kept result would finish cost 0 (`reused`)."""
-        from .estimate import estimate_tasks
-        from .usage_history import load_history
+        from parallel_agents.engine.estimate import estimate_tasks
+        from parallel_agents.engine.usage_history import load_history
         return estimate_tasks(list(tasks), registry=self.registry, config=self.config,
                               history=load_history(self.runs_folder, registry=self.registry),
                               probabilities=probabilities, quality_gate=self.quality_gate,
@@ -151,7 +151,7 @@ class RealAIParallelOrchestrator:
         expected cost is over it."""
         tasks = list(tasks)
         definitions = self._definitions(tasks)
-        from .estimate import check_max_cost, check_max_usd
+        from parallel_agents.engine.estimate import check_max_cost, check_max_usd
         limit = check_max_usd(max_cost_usd) if max_cost_usd is not None else self.max_cost_usd
         if limit is not None:
             check_max_cost(self.estimate(tasks), limit)
@@ -188,18 +188,18 @@ class RealAIParallelOrchestrator:
     def run_task(self, task: AgentTask) -> AgentResult:
         return self.run_parallel([task])[0]
 
-    # -- workflows (parallel_agents/refinement.py, planning.py) ---------------------------------
+    # -- workflows (parallel_agents/workflows/refinement.py, planning.py) ---------------------------------
     def run_iterative_refinement(self, agents_to_refine, target_score: float = 8.5,
                                  max_rounds: int = 3):
         """Creator -> reviewer -> refiner -> reviewer ... per agent, all agents in parallel, until
         target_score, max_rounds or no improvement. list[RefinementResult], in the order given."""
-        from .refinement import run_iterative_refinement
+        from parallel_agents.workflows.refinement import run_iterative_refinement
         return run_iterative_refinement(self, agents_to_refine, target_score, max_rounds)
 
     def orchestrate(self, goal: str, **options):
         """agent_orchestrator plans the goal, the plan runs, a documentation_writer merges the
-        results. Options: see parallel_agents.planning.orchestrate. -> OrchestrationResult"""
-        from .planning import orchestrate
+        results. Options: see parallel_agents.workflows.planning.orchestrate. -> OrchestrationResult"""
+        from parallel_agents.workflows.planning import orchestrate
         return orchestrate(self, goal, **options)
 
     @holding_run_lock   # the run's lock (locks.py) for the whole call: one resume at a time
@@ -210,7 +210,7 @@ class RealAIParallelOrchestrator:
         records = read_records(journal.path)
         start = next((r for r in records if r["type"] == "run_started"), None)
         if start is None:
-            from .errors import InputError
+            from parallel_agents.core.errors import InputError
             raise InputError(f"journal of run {run_id} has no start record", file=str(journal.path),
                              fix="the run never started; run the tasks again")
         tasks = [AgentTask.from_dict(t) for t in start["tasks"]]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import types
 
-from .errors import EnvironmentProblem
-from .runtime import OpenClawRuntime
-from .toolcaller import ModuleToolCaller, find_tools_module
+from parallel_agents.core.errors import EnvironmentProblem
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.toolcaller import ModuleToolCaller, find_tools_module
 
 NO_RUNTIME_FIX = (
     "use one of: (1) run inside a runtime that provides a Python `tools` module with "
@@ -26,7 +26,7 @@ NO_RUNTIME_FIX = (
 def gateway_caller(url: str | None = None, *, gateway: dict | None = None, **kwargs):
     """A GatewayToolCaller for `url`, else OPENCLAW_GATEWAY_URL, else gateway["url"] (config),
     with the token from OPENCLAW_GATEWAY_TOKEN; None when no URL is set anywhere."""
-    from .gateway import TOKEN_ENV, URL_ENV, GatewayToolCaller
+    from parallel_agents.openclaw.gateway import TOKEN_ENV, URL_ENV, GatewayToolCaller
     gateway = gateway or {}
     url = url or os.environ.get(URL_ENV) or gateway.get("url")
     if not url:
@@ -49,7 +49,7 @@ def select_runtime(spec=None, *, registry=None, gateway: dict | None = None):
                                  "(OpenClaw injects no `tools` module into exec'd scripts)",
                                  fix=NO_RUNTIME_FIX)
     if spec == "simulated":
-        from .simulated import simulated_runtime
+        from parallel_agents.simulation.simulated import simulated_runtime
         return simulated_runtime(registry)
     if isinstance(spec, str) and spec.startswith(("http://", "https://")):
         return OpenClawRuntime(gateway_caller(spec, gateway=gateway))

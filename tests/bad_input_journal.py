@@ -1,6 +1,6 @@
 """Bad-input cases of damaged journals (tests/test_bad_input.py runs them): a line of a run's or
 plan's journal that is not a record stops `resume`, `check` and `runs RUN_ID` with one line
-naming the journal, the line and the field (parallel_agents/journal.py), before anything is
+naming the journal, the line and the field (parallel_agents/engine/journal.py), before anything is
 written."""
 from __future__ import annotations
 

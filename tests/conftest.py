@@ -4,7 +4,7 @@
   and forgets the registry cached by parallel_agents.api.
 - `run_cli(*args, env=None)` runs `python ai_orchestrator.py ...` in a subprocess from the repo
   root and returns (returncode, stdout, stderr).
-- `cli(*args)` is the in-process variant (parallel_agents.cli.main + capsys): same triple, faster.
+- `cli(*args)` is the in-process variant (parallel_agents.cli.main.main + capsys): same triple, faster.
 - `write_definition(folder, name, **fields)` writes a valid definition file (fields override).
 - `warm_cache` (opt-in) seeds the home with the validation cache of the shipped definitions.
 - `fast_config` is the shipped config with retry back-off in milliseconds (engine tests).
@@ -43,8 +43,8 @@ def _isolated_home(tmp_path, monkeypatch):
     for name in ("OPENCLAW_CONFIG_PATH", "OPENCLAW_GATEWAY_PORT", "OPENCLAW_GATEWAY_URL",
                  "OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD", "OPENCLAW_SHELL"):
         monkeypatch.delenv(name, raising=False)  # an OpenClaw exec's environment, when run there
-    from parallel_agents import api
-    monkeypatch.setattr(api, "_registry", None)
+    from parallel_agents.definitions import registry
+    monkeypatch.setattr(registry, "_shared", None)
     yield home
 
 
@@ -68,7 +68,7 @@ def _validated_cache_file(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("warm-home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PARALLEL_AGENTS_HOME", str(home))
-        from parallel_agents.registry import Registry
+        from parallel_agents.definitions.registry import Registry
         Registry.load(overlay=None)
     path = home / "cache" / "validated-definitions.json"
     assert path.is_file()
@@ -93,8 +93,8 @@ def run_cli():
 
 @pytest.fixture
 def cli(capsys):
-    """cli(*args) -> (returncode, stdout, stderr) of parallel_agents.cli.main in this process."""
-    from parallel_agents.cli import main
+    """cli(*args) -> (returncode, stdout, stderr) of parallel_agents.cli.main.main in this process."""
+    from parallel_agents.cli.main import main
 
     def run(*args):
         capsys.readouterr()  # drop anything printed before
@@ -124,7 +124,7 @@ def write_definition():
 @pytest.fixture
 def fast_config():
     """The shipped config with retry back-off in milliseconds, so retries never sleep seconds."""
-    from parallel_agents.config import Config, load_config
+    from parallel_agents.core.config import Config, load_config
     shipped = load_config(user=False)
     return Config({**shipped.data, "retry": {**shipped.data["retry"], "backoff_seconds": 0.005,
                                              "backoff_max_seconds": 0.02}})

@@ -16,7 +16,7 @@ main,reviewer` (agents.list), `--allow-agents reviewer` (the requester's subagen
 Writes the chosen port to --port-file when ready. `GET /health` -> {"ok": true}.
 `GET /debug/runs` -> every run the fake accepted (label, model, status): for assertions only.
 
-Attach grants (OpenClaw's MCP door, parallel_agents/mcp.py has the live facts), as seen on a live
+Attach grants (OpenClaw's MCP door, parallel_agents/openclaw/mcp.py has the live facts), as seen on a live
 OpenClaw 2026.9.6 gateway (tests/integration/test_mcp_live.py runs the same checks on both):
 - `POST /debug/grant {sessionKey?, ttlMs?}` (gateway token required, as attach.grant needs
   operator.admin) -> attach.grant's answer `{sessionKey, token, expiresAtMs, mcpConfig, env:
@@ -51,8 +51,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parallel_agents.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw  # noqa: E402
-from parallel_agents.toolcaller import ToolError  # noqa: E402
+from parallel_agents.simulation.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw  # noqa: E402
+from parallel_agents.openclaw.toolcaller import ToolError  # noqa: E402
 
 
 # -- attach grants and the MCP door -------------------------------------------------------------
@@ -337,8 +337,8 @@ def main() -> None:
                   "tools": ALL_TOOLS + ((AGENTS_LIST,) if args.agents_list else ())}
     responder = None
     if args.agents:
-        from parallel_agents.api import load_registry
-        from parallel_agents.simulated import AgentPlayer
+        from parallel_agents.definitions.registry import load_registry
+        from parallel_agents.simulation.simulated import AgentPlayer
         responder = AgentPlayer(load_registry(), latency=(0.01, 0.05))
 
     def make_fake(collector_runs_start: bool) -> FakeOpenClaw:

@@ -119,7 +119,7 @@ ATTACH_PROBE = """#!{python}
 # A program for `openclaw attach --bin`: reports what it was given, proves the grant works, exits.
 import json, os, sys
 sys.path.insert(0, {repo!r})
-from parallel_agents.mcp import McpToolCaller
+from parallel_agents.openclaw.mcp import McpToolCaller
 config = sys.argv[sys.argv.index("--mcp-config") + 1]
 listed = McpToolCaller.from_grant(config).call("subagents", {{"action": "list"}})
 report = {{"argv": sys.argv[1:], "token": os.environ.get("OPENCLAW_MCP_TOKEN"),

@@ -26,7 +26,7 @@ def run_cli(*args, env=None, cwd=None, timeout=60):
 
 def definition_text(name: str, **fields) -> str:
     """YAML of a valid definition; keyword arguments replace or add fields (None removes)."""
-    from parallel_agents import yamlio
+    from parallel_agents.core import yamlio
     data = {"name": name, "category": "testing",
             "description": f"Test agent {name} used by the test suite only.",
             "output_format": "text", "system_prompt": VALID_PROMPT}

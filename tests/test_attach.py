@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway_process import install_fake_cli
-from parallel_agents.attach import GRANT_TTL_MAX_MS, GRANT_TTL_MIN_MS, child_argv, grant_ttl_ms
+from parallel_agents.openclaw.attach import GRANT_TTL_MAX_MS, GRANT_TTL_MIN_MS, child_argv, grant_ttl_ms
 from support import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,9 +137,9 @@ def test_grant_lifetime_covers_the_worst_case_within_openclaws_bounds():
 
 
 def _review(seed: int = 0) -> dict:
-    from parallel_agents.api import load_registry
-    from parallel_agents.definitions import schema_registry
-    from parallel_agents.samples import sample
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.definitions.model import schema_registry
+    from parallel_agents.definitions.samples import sample
     return sample(load_registry().get("code_reviewer").output_schema, schema_registry(), seed=seed)
 
 

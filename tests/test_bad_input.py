@@ -1,7 +1,7 @@
 """The bad-input corpus: every user mistake we could think of, run through the real command line
 (`python3 ai_orchestrator.py ...` in a subprocess, with its own PARALLEL_AGENTS_HOME).
 
-Each case asserts what the CLI promises (parallel_agents/cli.py, errors.py):
+Each case asserts what the CLI promises (parallel_agents/cli/main.py, errors.py):
 - the exit code: 1 a file was checked and is invalid (config, agent definition), 2 bad usage or
   input that cannot be used (task files, arguments, unreadable files), 3 the environment lacks
   something (runtime, gateway access, a usable user folder);

@@ -242,7 +242,7 @@ def test_unknown_agent_in_a_subprocess(run_cli):
 
 
 def test_internal_error_is_one_line_exit_70(cli, monkeypatch):
-    from parallel_agents import registry
+    from parallel_agents.definitions import registry
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

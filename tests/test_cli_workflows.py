@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
-from parallel_agents import simulated, yamlio
-from parallel_agents.api import load_registry
+from parallel_agents.simulation import simulated
+from parallel_agents.core import yamlio
+from parallel_agents.definitions.registry import load_registry
 
 
 @pytest.fixture(autouse=True)

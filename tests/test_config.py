@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from parallel_agents.config import load_config
-from parallel_agents.errors import ConfigError
-from parallel_agents.paths import SHIPPED_CONFIG
+from parallel_agents.core.config import load_config
+from parallel_agents.core.errors import ConfigError
+from parallel_agents.core.paths import SHIPPED_CONFIG
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -30,14 +30,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from parallel_agents import journal as journal_module
-from parallel_agents.api import load_registry
-from parallel_agents.definitions import schema_registry
-from parallel_agents.errors import RunAborted
-from parallel_agents.fake_openclaw import FakeOpenClaw
-from parallel_agents.journal import read_records
-from parallel_agents.outputs import validate_output
-from parallel_agents.tasks import AgentTask
+from parallel_agents.engine import journal as journal_module
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.definitions.model import schema_registry
+from parallel_agents.core.errors import RunAborted
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+from parallel_agents.engine.journal import read_records
+from parallel_agents.replies.outputs import validate_output
+from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import MODELS, WRITER, FailingCaller, attempt_of, sim, task_of, valid_output
 from test_resume import (fatal_error, kill, orchestrator, resume, start_cli, wait_for_journal,

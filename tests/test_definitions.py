@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 import yaml
 
-from parallel_agents import definitions
-from parallel_agents.definitions import AgentDefinition, check_definition, load_definition_file
-from parallel_agents.errors import DefinitionError
-from parallel_agents.paths import display
+from parallel_agents.definitions import model as definitions
+from parallel_agents.definitions.model import AgentDefinition, check_definition, load_definition_file
+from parallel_agents.core.errors import DefinitionError
+from parallel_agents.core.paths import display
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -168,7 +168,7 @@ def test_output_schemas_follow_the_authoring_rules(path):
 
 @pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.stem)
 def test_system_prompts_name_no_models(path):
-    from parallel_agents.config import load_config
+    from parallel_agents.core.config import load_config
     prompt = _load_yaml(path)["system_prompt"]
     models = [t.model for t in load_config(user=None).tiers if t.model]
     for model in models:

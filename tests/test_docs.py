@@ -117,8 +117,8 @@ def _run_host_loop_block(code, tmp_path, request):
     gateway, found the way an exec'd process finds OpenClaw's (openclaw.json + port), and run
     every line with real values: plan, a refusal, check reading the gateway, check on a file.
     (tests/integration/test_host_loop_live.py walks the same lines on a real OpenClaw.)"""
-    from parallel_agents.fake_deliveries import DeliveredChild, settled_batch
-    from parallel_agents.gateway import GatewayToolCaller
+    from parallel_agents.simulation.fake_deliveries import DeliveredChild, settled_batch
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
     lines = [ln for ln in code.replace("{baseDir}", str(REPO)).splitlines() if ln.startswith("python3")]
     find = {name: next(ln for ln in lines if test(ln)) for name, test in {
         "plan": lambda ln: "plan --tasks" in ln, "refused": lambda ln: "--refused" in ln,
@@ -163,7 +163,7 @@ def _run_host_loop_block(code, tmp_path, request):
 
 @pytest.mark.parametrize("doc,line,lang,code", [p for p in BLOCKS if p.values[2] == "json"])
 def test_json_block_matches_the_code(doc, line, lang, code):
-    from parallel_agents.tasks import AgentResult, Attempt
+    from parallel_agents.engine.tasks import AgentResult, Attempt
     value = json.loads(code)
     if "task_id" in value and "attempts" in value:  # an AgentResult as documented
         assert set(value) == {f.name for f in fields(AgentResult)}
@@ -173,7 +173,7 @@ def test_json_block_matches_the_code(doc, line, lang, code):
 
 @pytest.mark.parametrize("doc,line,lang,code", [p for p in BLOCKS if p.values[2] == "yaml"])
 def test_yaml_block_is_a_valid_config(doc, line, lang, code, tmp_path):
-    from parallel_agents.config import load_config
+    from parallel_agents.core.config import load_config
     assert code.startswith("# ~/.openclaw/parallel-agents/config.yaml")
     user = tmp_path / "config.yaml"
     user.write_text(code)

@@ -1,6 +1,6 @@
 """The engine (scheduler + orchestrator) against FakeOpenClaw, the contract double.
 
-Each child is scripted by a `SIM {json}` line in its task text (see parallel_agents.fake_openclaw):
+Each child is scripted by a `SIM {json}` line in its task text (see parallel_agents.simulation.fake_openclaw):
 latency, reply, fail, hang, spawn_error, fail_first, by_model. Timeouts use the fake's
 `run_timeout_unit_s`, so `timeout_seconds=1` lasts tens of milliseconds here.
 
@@ -20,17 +20,17 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from parallel_agents import scheduler as scheduler_module
-from parallel_agents.api import load_registry
-from parallel_agents.definitions import schema_registry
-from parallel_agents.errors import InputError, RunAborted, ToolError, UnknownAgentError
-from parallel_agents.fake_openclaw import FakeOpenClaw, Reply, directive_responder
-from parallel_agents.journal import read_records
+from parallel_agents.engine import scheduler as scheduler_module
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.definitions.model import schema_registry
+from parallel_agents.core.errors import InputError, RunAborted, ToolError, UnknownAgentError
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, Reply, directive_responder
+from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.outputs import validate_output
-from parallel_agents.runtime import OpenClawRuntime
-from parallel_agents.samples import sample
-from parallel_agents.tasks import AgentResult, AgentTask
+from parallel_agents.replies.outputs import validate_output
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.definitions.samples import sample
+from parallel_agents.engine.tasks import AgentResult, AgentTask
 
 FAST, BALANCED, STRONGEST = "anthropic/claude-haiku-4-5", "kimi-coding/k2p5", "anthropic/claude-opus-4-5"
 MODELS = (FAST, BALANCED, STRONGEST)

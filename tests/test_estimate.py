@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.config import Config, load_config
-from parallel_agents.errors import CostLimitExceeded, InputError
-from parallel_agents.estimate import Range, estimate_tasks
-from parallel_agents.fake_openclaw import FakeOpenClaw, directive_responder
+from parallel_agents.core.config import Config, load_config
+from parallel_agents.core.errors import CostLimitExceeded, InputError
+from parallel_agents.engine.estimate import Range, estimate_tasks
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, directive_responder
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime
-from parallel_agents.tasks import AgentTask
-from parallel_agents.usage_history import load_history, prompt_tokens
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.engine.tasks import AgentTask
+from parallel_agents.engine.usage_history import load_history, prompt_tokens
 
 from test_engine import REVIEWER, sim, valid_output  # noqa: E402
 
@@ -111,7 +111,7 @@ def test_escalations_and_reasks_in_history_raise_expected_cost(tmp_path, config)
 
 
 def test_reasks_and_escalation_raise_expected_and_high_without_history(config):
-    from parallel_agents.api import load_registry
+    from parallel_agents.definitions.registry import load_registry
     task = review(1)
     with_reask = estimate_tasks([task], registry=load_registry(), config=config)
     no_reask = estimate_tasks([task], registry=load_registry(), config=Config(
@@ -125,8 +125,8 @@ def test_reasks_and_escalation_raise_expected_and_high_without_history(config):
 
 
 def test_per_tier_sums_equal_the_total_and_json_shape(config):
-    from parallel_agents.api import load_registry
-    from parallel_agents.taskfile import load_tasks
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.engine.taskfile import load_tasks
     est = estimate_tasks(load_tasks(TASKS), registry=load_registry(), config=config)
     data = est.to_dict()
 
@@ -146,8 +146,8 @@ def test_per_tier_sums_equal_the_total_and_json_shape(config):
 
 
 def test_a_dependent_task_counts_its_upstream_output_as_input(config):
-    from parallel_agents.api import load_registry
-    from parallel_agents.taskfile import load_tasks
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.engine.taskfile import load_tasks
     registry = load_registry()
     tasks = {t.task_id: t for t in load_tasks(TASKS)}
     est = {t.task_id: t for t in estimate_tasks(list(tasks.values()), registry=registry,
@@ -159,7 +159,7 @@ def test_a_dependent_task_counts_its_upstream_output_as_input(config):
 
 
 def test_an_unpriced_model_costs_nothing_and_is_listed(config):
-    from parallel_agents.api import load_registry
+    from parallel_agents.definitions.registry import load_registry
     tiers = [dict(t) for t in config.data["tiers"]]
     tiers[1]["model"] = "someone/unpriced-model"
     est = estimate_tasks([review(1)], registry=load_registry(), config=Config({**config.data, "tiers": tiers}))
@@ -175,18 +175,18 @@ def test_history_skips_damaged_lines_and_reads_a_bounded_number_of_runs(tmp_path
     runs = sorted((tmp_path / "runs").glob("*.jsonl"))
     with runs[0].open("a") as fh:
         fh.write("this line is not a record\n")
-    from parallel_agents.api import load_registry
+    from parallel_agents.definitions.registry import load_registry
     history = load_history(tmp_path / "runs", registry=load_registry())
     assert history.runs == 2 and history.outputs[(REVIEWER, BALANCED)] == [321] * 6
     assert load_history(tmp_path / "runs", max_runs=1).runs == 1
-    from parallel_agents import usage_history
+    from parallel_agents.engine import usage_history
     monkeypatch.setattr(usage_history, "MAX_SAMPLES", 4)
     capped = load_history(tmp_path / "runs", registry=load_registry())
     assert len(capped.outputs[(REVIEWER, BALANCED)]) == len(capped.input_ratios[(REVIEWER, BALANCED)]) == 4
 
 
 def test_workflow_stages_that_may_not_run_count_by_their_chance(config):
-    from parallel_agents.api import load_registry
+    from parallel_agents.definitions.registry import load_registry
     tasks = [review(1), review(2)]
     whole = estimate_tasks(tasks, registry=load_registry(), config=config)
     halved = estimate_tasks(tasks, registry=load_registry(), config=config,
@@ -341,8 +341,8 @@ def files(*sizes: int) -> list[str]:
 
 
 def test_a_written_list_is_estimated_as_the_item_tasks_a_run_builds(config):
-    from parallel_agents.api import load_registry
-    from parallel_agents.mapping import item_tasks, map_task
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.engine.mapping import item_tasks, map_task
     registry = load_registry()
     group = map_task(REVIEWER, "Review this file", files(10, 4000, 10), as_="file", id="review")
     est = estimate_tasks([group], registry=registry, config=config)
@@ -365,8 +365,8 @@ def test_a_written_list_is_estimated_as_the_item_tasks_a_run_builds(config):
 
 
 def test_a_task_depending_on_a_group_gets_its_items_replies_as_input(config):
-    from parallel_agents.api import load_registry
-    from parallel_agents.mapping import map_task
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.engine.mapping import map_task
     registry = load_registry()
     group = map_task(REVIEWER, "Review this file", files(10, 10, 10, 10), as_="file", id="review")
     summary = AgentTask(REVIEWER, "Sum the reviews up", task_id="summary", depends_on=["review"])
@@ -380,8 +380,8 @@ def test_a_task_depending_on_a_group_gets_its_items_replies_as_input(config):
 
 
 def test_a_list_from_another_task_is_left_out_and_the_gate_says_so(config):
-    from parallel_agents.api import load_registry
-    from parallel_agents.estimate import check_max_cost
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.engine.estimate import check_max_cost
     registry = load_registry()
     tasks = [review(1),
              AgentTask(REVIEWER, "Review this file", task_id="each",
@@ -464,7 +464,7 @@ def test_reuse_prices_tasks_whose_upstream_is_not_known_and_a_rejected_entry(tmp
 
 
 def test_a_written_lists_items_are_reused_one_by_one(tmp_path, config):
-    from parallel_agents.mapping import map_task
+    from parallel_agents.engine.mapping import map_task
     orch, _ = orch_for(tmp_path, config, reuse=True)
     spec = sim("Review this file", reply=valid_output(REVIEWER, 1))
     orch.run_parallel([map_task(REVIEWER, spec, ["a.py", "b.py"], as_="file", id="review")])

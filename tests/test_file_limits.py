@@ -27,11 +27,13 @@ from bad_input_files import zip_bomb
 from support import definition_text
 from test_package import make_release, rezip
 
-from parallel_agents import __version__, graph, yamlio
-from parallel_agents.definitions import check_definition
-from parallel_agents.errors import InputError
-from parallel_agents.jsonrepair import parse_json_reply
-from parallel_agents.packaging import MANIFEST, NAME, PackageError, build_package, read_package
+from parallel_agents import __version__
+from parallel_agents.engine import graph
+from parallel_agents.core import yamlio
+from parallel_agents.definitions.model import check_definition
+from parallel_agents.core.errors import InputError
+from parallel_agents.replies.repair import parse_json_reply
+from parallel_agents.release.packaging import MANIFEST, NAME, PackageError, build_package, read_package
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -284,7 +286,7 @@ def test_the_cycle_named_is_the_one_a_depth_first_walk_finds():
 
 def test_a_1500_task_ring_from_python_is_the_cycle_error():
     from ai_orchestrator import AgentTask, RealAIParallelOrchestrator
-    from parallel_agents.simulated import simulated_runtime
+    from parallel_agents.simulation.simulated import simulated_runtime
     n = 1500
     tasks = [AgentTask(agent_type="code_reviewer", task_description="x", task_id=f"t{i}",
                        depends_on=[f"t{(i + 1) % n}"]) for i in range(n)]
@@ -314,7 +316,7 @@ def test_a_zip_bomb_is_refused_before_it_inflates(tmp_path):
 
 
 def test_entries_inflate_in_chunks_under_a_total_cap(tmp_path, monkeypatch):
-    from parallel_agents import packaging
+    from parallel_agents.release import packaging
     zip_path = tmp_path / "big.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
         for i in range(3):
@@ -339,7 +341,7 @@ def test_only_deflate_is_inflated(release, tmp_path):
 
 
 def test_a_zip_file_past_the_size_limit_is_refused_unopened(tmp_path, monkeypatch):
-    from parallel_agents import packaging
+    from parallel_agents.release import packaging
     monkeypatch.setattr(packaging, "MAX_ZIP_BYTES", 1000)
     big = tmp_path / "big.zip"
     big.write_bytes(b"\0" * 2000)

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from parallel_agents.errors import EnvironmentProblem, InputError, ToolError
-from parallel_agents.gateway import GatewayToolCaller
+from parallel_agents.core.errors import EnvironmentProblem, InputError, ToolError
+from parallel_agents.openclaw.gateway import GatewayToolCaller
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime
+from parallel_agents.openclaw.runtime import OpenClawRuntime
 from parallel_agents.runtimes import gateway_caller
-from parallel_agents.tasks import AgentTask
+from parallel_agents.engine.tasks import AgentTask
 
 from support import free_port  # noqa: E402
 from test_engine import WRITER, attempt_of, sim, valid_output  # noqa: E402

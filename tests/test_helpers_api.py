@@ -6,16 +6,16 @@ import pytest
 
 import helpers
 from parallel_agents import helpers_api
-from parallel_agents.api import load_registry
-from parallel_agents.config import load_config
-from parallel_agents.definitions import schema_registry
-from parallel_agents.fake_openclaw import FakeOpenClaw
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.core.config import load_config
+from parallel_agents.definitions.model import schema_registry
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.helpers_api import (MODEL_HIERARCHY, TaskFailed, collect_agent_results,
                                          spawn_parallel_with_retry, spawn_with_model_hierarchy,
                                          spawn_with_retry)
-from parallel_agents.outputs import validate_output
-from parallel_agents.runtime import OpenClawRuntime
-from parallel_agents.tasks import AgentResult, AgentTask
+from parallel_agents.replies.outputs import validate_output
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.engine.tasks import AgentResult, AgentTask
 
 from test_engine import BALANCED, FAST, MODELS, REVIEWER, WRITER, sim, valid_output  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Host-agent mode end to end, with the test playing the host agent: it runs `plan`, makes each
 sessions_spawn call on a FakeOpenClaw, and gives `check` what OpenClaw 2026.9.6 really delivers
-after `sessions_yield` - the settled-batch message (parallel_agents/fake_deliveries.py, checked
+after `sessions_yield` - the settled-batch message (parallel_agents/simulation/fake_deliveries.py, checked
 byte for byte against live captures in tests/test_deliveries.py) - or lets `check` read the
 children from the gateway itself (the fake gateway over HTTP, found through an openclaw.json the
 way an exec'd process finds the real one). Children are scripted by SIM directives in the task
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.definitions import schema_registry
-from parallel_agents.fake_deliveries import DeliveredChild, announce_event, settled_batch, stamp
-from parallel_agents.fake_openclaw import FakeOpenClaw
-from parallel_agents.samples import sample
+from parallel_agents.definitions.model import schema_registry
+from parallel_agents.simulation.fake_deliveries import DeliveredChild, announce_event, settled_batch, stamp
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+from parallel_agents.definitions.samples import sample
 
 MODELS = ["anthropic/claude-haiku-4-5", "kimi-coding/k2p5", "anthropic/claude-opus-4-5"]
 LABEL_RE = re.compile(r"^(?P<task>.+)#(?P<n>\d+)@[0-9a-f]{6}$")
@@ -35,7 +35,7 @@ def cli(*args, stdin=None, env=None):
 
 
 def valid(agent: str, seed: int = 0) -> dict:
-    from parallel_agents.api import load_registry
+    from parallel_agents.definitions.registry import load_registry
     return sample(load_registry().get(agent).output_schema, schema_registry(), seed=seed)
 
 
@@ -185,7 +185,7 @@ def test_full_loop_on_the_settled_batch_message(tmp_path, prompts):
 
 
 def _as_child_sees(task: str) -> str:
-    from parallel_agents.fake_openclaw import child_reads
+    from parallel_agents.simulation.fake_openclaw import child_reads
     return child_reads(task)
 
 
@@ -233,7 +233,7 @@ def test_one_child_at_a_time_keeps_every_owed_spawn_listed(tmp_path):
 def test_every_delivered_form_is_read(tmp_path):
     """Per-child announces with the time stamp, the steering queue and a settled batch, all
     pasted together: each child is recorded once."""
-    from parallel_agents.fake_deliveries import steering_queue
+    from parallel_agents.simulation.fake_deliveries import steering_queue
     tasks = write_tasks(tmp_path / "t.yaml", *({"id": f"t{i}", "sim": {"reply": valid("code_reviewer", i)}}
                                                for i in range(3)))
     host = Host()
@@ -342,7 +342,7 @@ def test_window_keeps_spawns_within_max_children(tmp_path):
 def test_check_reads_the_children_from_the_gateway_itself(tmp_path, start_fake_gateway, monkeypatch):
     """No input: check finds the gateway the way an exec'd process does (OPENCLAW_CONFIG_PATH,
     OPENCLAW_GATEWAY_PORT, the token in openclaw.json) and reads each child there."""
-    from parallel_agents.gateway import GatewayToolCaller
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
     gateway = start_fake_gateway("host-token")
     config = tmp_path / "openclaw.json"
     config.write_text(json.dumps({"gateway": {"port": gateway.port, "auth": {"mode": "token",

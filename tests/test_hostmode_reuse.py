@@ -1,4 +1,4 @@
-"""Reuse finished work in host mode (issue 15, item 3; parallel_agents/reuse.py, hostmode.py):
+"""Reuse finished work in host mode (issue 15, item 3; parallel_agents/engine/reuse.py, hostmode.py):
 `check` keeps every task it records completed in the reuse store, under the same key as `run`;
 `plan --reuse` finishes a task from a still-valid kept result instead of listing its spawn - at
 plan time, or when a later check releases it - with `reused: true`.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from parallel_agents.fake_deliveries import settled_batch
-from parallel_agents.reuse import ReuseStore, reuse_dir
+from parallel_agents.simulation.fake_deliveries import settled_batch
+from parallel_agents.engine.reuse import ReuseStore, reuse_dir
 
 from test_hostmode import Host, cli, loop, sim, valid, write_tasks
 
@@ -138,9 +138,9 @@ def test_a_groups_items_are_kept_its_list_is_not(tmp_path):
 
 def test_a_kept_result_is_checked_against_the_schema_again(tmp_path):
     """An entry under the task's key that no longer fits the agent's schema is not reused."""
-    from parallel_agents.api import load_registry
-    from parallel_agents.config import load_config
-    from parallel_agents.hostmode import HostPlan
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.core.config import load_config
+    from parallel_agents.host.hostmode import HostPlan
     tasks = write_tasks(tmp_path / "t.yaml", {"id": "a", "task": "Review a"})
     planned = json.loads(cli("plan", "--tasks", tasks, "--json")[1])
     plan = HostPlan.load(planned["plan_id"], load_registry(), load_config())

@@ -1,4 +1,4 @@
-"""Issue 14, the HTTP door (parallel_agents/httpcall.py, shared by GatewayToolCaller and
+"""Issue 14, the HTTP door (parallel_agents/openclaw/httpcall.py, shared by GatewayToolCaller and
 McpToolCaller) against peers that misbehave, each a small loopback server in a thread
 (bad_input_http.serve):
 
@@ -19,10 +19,10 @@ from email.message import Message
 
 import pytest
 
-from parallel_agents import httpcall
-from parallel_agents.errors import EnvironmentProblem, ToolError
-from parallel_agents.gateway import GatewayToolCaller
-from parallel_agents.mcp import McpToolCaller
+from parallel_agents.openclaw import httpcall
+from parallel_agents.core.errors import EnvironmentProblem, ToolError
+from parallel_agents.openclaw.gateway import GatewayToolCaller
+from parallel_agents.openclaw.mcp import McpToolCaller
 
 from bad_input_http import redirect_to, serve
 

@@ -25,13 +25,13 @@ from pathlib import Path
 import pytest
 
 from gateway_process import install_fake_cli
-from parallel_agents.errors import ToolError
-from parallel_agents.fake_openclaw import FakeOpenClaw
-from parallel_agents.journal import read_records
+from parallel_agents.core.errors import ToolError
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime, SpawnRequest
-from parallel_agents.scheduler import RunInterrupted
-from parallel_agents.tasks import AgentTask
+from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRequest
+from parallel_agents.engine.scheduler import RunInterrupted
+from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import FAST, MODELS, WRITER, attempt_of, sim, task_of, valid_output
 from test_resume import kill, start_cli, wait_for_journal

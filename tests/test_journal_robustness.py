@@ -1,6 +1,6 @@
 """Journals that are not quite what Journal.write made (issue 14): torn lines a killed process
 left, and damaged lines (not UTF-8, not JSON, JSON that is not a record, a record without a
-field). What each command does with them is in parallel_agents/journal.py's docstring:
+field). What each command does with them is in parallel_agents/engine/journal.py's docstring:
 
 - a torn line is skipped wherever it is, and the next writer starts a new line after it;
 - `runs` lists every run and names the damaged lines of a damaged one;
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.errors import InputError, RunAborted
-from parallel_agents.fake_openclaw import FakeOpenClaw
-from parallel_agents.journal import Journal, read_records
-from parallel_agents.tasks import AgentTask
+from parallel_agents.core.errors import InputError, RunAborted
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+from parallel_agents.engine.journal import Journal, read_records
+from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import MODELS, WRITER, FailingCaller, sim, valid_output  # noqa: E402
 from test_resume import fatal_error, orchestrator  # noqa: E402

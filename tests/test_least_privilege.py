@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-from parallel_agents.definitions import AgentDefinition, check_definition
-from parallel_agents.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw
+from parallel_agents.definitions.model import AgentDefinition, check_definition
+from parallel_agents.simulation.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
-from parallel_agents.spawn_targets import SANDBOX_REQUIRED_ERROR
-from parallel_agents.tasks import AgentTask
+from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
+from parallel_agents.openclaw.spawn_targets import SANDBOX_REQUIRED_ERROR
+from parallel_agents.engine.tasks import AgentTask
 from support import REPO, definition_text
 
 MODELS = ("anthropic/claude-haiku-4-5", "kimi-coding/k2p5", "anthropic/claude-opus-4-5")
@@ -67,7 +67,7 @@ def test_a_bad_agent_id_or_sandbox_names_the_file_line_field_and_fix(tmp_path, f
     path = tmp_path / "scoped.yaml"
     text = definition_text("scoped", **{field: value})
     path.write_text(text)
-    from parallel_agents import yamlio
+    from parallel_agents.core import yamlio
     (problem,) = check_definition(yamlio.parse(text, shown=str(path))[0], file=path, text=text,
                                   expected_name="scoped")
     assert problem.field == field and problem.line == text.splitlines().index(
@@ -120,8 +120,8 @@ def test_the_runtime_spawns_as_the_named_agent(collection):
 
 
 def test_through_the_http_gateway_and_an_attach_grant(start_fake_gateway):
-    from parallel_agents.gateway import GatewayToolCaller
-    from parallel_agents.mcp import McpToolCaller
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
+    from parallel_agents.openclaw.mcp import McpToolCaller
     gateway = start_fake_gateway("tok-lp", "--configured-agents", "main,reviewer",
                                  "--allow-agents", "reviewer")
     over_http = OpenClawRuntime(GatewayToolCaller(gateway.url, gateway.token))
@@ -239,8 +239,8 @@ def test_a_disallowed_agent_fails_once_per_tier_with_the_fix(overlay_dir, write_
 
 def test_the_simulated_runtime_knows_the_agents_definitions_name(overlay_dir, write_definition,
                                                                  fast_config):
-    from parallel_agents.registry import Registry
-    from parallel_agents.simulated import simulated_runtime
+    from parallel_agents.definitions.registry import Registry
+    from parallel_agents.simulation.simulated import simulated_runtime
     write_definition(overlay_dir, "scoped", agent_id="reviewer", sandbox="require")
     runtime = simulated_runtime(Registry.load(), config=fast_config, latency=(0.0, 0.01))
     receipt = runtime.spawn(request(agent_id="reviewer", sandbox="require"))
@@ -295,8 +295,8 @@ ROSTER = {"list": [{"id": "main", "default": True, "subagents": {"allowAgents": 
 
 
 def privilege_checks(caller=None):
-    from parallel_agents.doctor import _privilege_checks
-    from parallel_agents.registry import Registry
+    from parallel_agents.host.doctor import _privilege_checks
+    from parallel_agents.definitions.registry import Registry
     return [c.to_dict() for c in _privilege_checks(Registry.load(), caller)]
 
 
@@ -338,7 +338,7 @@ def test_doctor_passes_an_allowed_agent_and_checks_the_sandbox(tmp_path, monkeyp
 
 def test_doctor_asks_agents_list_when_the_gateway_offers_it(start_fake_gateway, tmp_path,
                                                             monkeypatch, overlay_dir, write_definition):
-    from parallel_agents.gateway import GatewayToolCaller
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
     write_openclaw_config(tmp_path, monkeypatch, {"list": [{"id": "main"}, {"id": "writer"}],
                                                   "defaults": {"subagents": {"allowAgents": ["*"]}}})
     gateway = start_fake_gateway("tok-lp", "--configured-agents", "main,reviewer",

@@ -1,5 +1,5 @@
 """Nothing spawned or recorded twice (issue 14): one process at a time per run or plan
-(parallel_agents/locks.py), host-mode labels that carry their plan, and `check` all or nothing.
+(parallel_agents/engine/locks.py), host-mode labels that carry their plan, and `check` all or nothing.
 
 The concurrency tests use real processes: two `resume` of one run against tests/fake_gateway.py
 (a FakeOpenClaw in a process of its own, as in test_resume.py), and three `check --plan P` of
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.fake_deliveries import settled_batch
-from parallel_agents.journal import read_records
-from parallel_agents.locks import JournalInUse, JournalLock, lock_path
-from parallel_agents.runtime import attempt_label, run_tag
+from parallel_agents.simulation.fake_deliveries import settled_batch
+from parallel_agents.engine.journal import read_records
+from parallel_agents.engine.locks import JournalInUse, JournalLock, lock_path
+from parallel_agents.openclaw.runtime import attempt_label, run_tag
 
 from test_engine import WRITER, FailingCaller, attempt_of, sim, valid_output  # noqa: E402
 from test_hostmode import Host, cli, valid, write_tasks  # noqa: E402
@@ -69,7 +69,7 @@ def test_a_plan_lock_waits_for_its_holder():
 HOLDER = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from parallel_agents.locks import JournalLock
+from parallel_agents.engine.locks import JournalLock
 JournalLock({journal!r}, kind="run", command="run").acquire()
 print("held", flush=True)
 time.sleep(60)
@@ -96,9 +96,9 @@ def test_the_lock_of_a_killed_process_is_free_at_once(tmp_path):
 # -- two `resume` of one run at once --------------------------------------------------------------
 
 def test_two_resumes_at_once_spawn_each_task_once(start_fake_gateway, pa_home, fast_config, tmp_path):
-    from parallel_agents.errors import RunAborted
-    from parallel_agents.fake_openclaw import FakeOpenClaw
-    from parallel_agents.tasks import AgentTask
+    from parallel_agents.core.errors import RunAborted
+    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+    from parallel_agents.engine.tasks import AgentTask
     gateway = start_fake_gateway("lock-token")
     # a run that stopped at its first spawn: every task is still to do (each takes 4 s)
     tasks = [AgentTask(WRITER, sim(latency=4.0, reply=valid_output(WRITER, seed=i)), task_id=f"k{i}")
@@ -156,9 +156,9 @@ def test_host_labels_carry_six_hex_digits_of_the_plan_id(tmp_path):
 BARRIER = """
 import os, sys, time
 sys.path.insert(0, {repo!r})
-from parallel_agents.cli import main
-import parallel_agents.cli_host, parallel_agents.hostmode, parallel_agents.hostinput
-import parallel_agents.deliveries, parallel_agents.outputs, parallel_agents.api
+from parallel_agents.cli.main import main
+import parallel_agents.cli.host, parallel_agents.host.hostmode, parallel_agents.host.hostinput
+import parallel_agents.openclaw.deliveries, parallel_agents.replies.outputs, parallel_agents.api
 parallel_agents.api.load_registry()
 open(sys.argv[1], "w").close()
 while not os.path.exists(sys.argv[2]):

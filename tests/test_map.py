@@ -1,4 +1,4 @@
-"""Map over inputs (for_each, parallel_agents/mapping.py): a group task becomes one task per item
+"""Map over inputs (for_each, parallel_agents/engine/mapping.py): a group task becomes one task per item
 of a list - static, or taken from an upstream task's output when it completes - its dependents
 get the list of the items' outputs in order, and the items run in the same bounded window,
 journaled so resume and host-mode check never expand a group twice."""
@@ -9,15 +9,15 @@ from collections import Counter
 
 import pytest
 
-from parallel_agents.api import load_registry
-from parallel_agents.errors import InputError, RunAborted, ToolError
-from parallel_agents.fake_openclaw import FakeOpenClaw, Reply
-from parallel_agents.journal import read_records
-from parallel_agents.mapping import SpecError, map_task, parse_path
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.core.errors import InputError, RunAborted, ToolError
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, Reply
+from parallel_agents.engine.journal import read_records
+from parallel_agents.engine.mapping import SpecError, map_task, parse_path
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime
-from parallel_agents.taskfile import load_tasks
-from parallel_agents.tasks import AgentTask
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.engine.taskfile import load_tasks
+from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import MODELS, FailingCaller, valid_output  # noqa: E402
 from test_hostmode import Host, _as_child_sees, cli, settled_batch, sim  # noqa: E402
@@ -203,7 +203,7 @@ def test_a_path_that_is_not_in_the_output_fails_its_group(fast_config, tmp_path,
 
 
 def test_a_static_list_past_the_cap_is_refused_before_anything_spawns(fast_config, tmp_path):
-    from parallel_agents.config import Config
+    from parallel_agents.core.config import Config
     config = Config({**fast_config.data, "max_map_items": 2})
     fake = FakeOpenClaw(Children(), models=MODELS)
     task = map_task("code_reviewer", "Review", ["a", "b", "c"], id="review")
@@ -326,3 +326,17 @@ def test_check_expands_a_dynamic_group_once_and_releases_its_dependent(tmp_path,
     rc, out, err = cli("check", "--plan", plan["plan_id"], "--json", stdin=settled_batch(host.settle()))
     final = json.loads(out)
     assert rc == 0 and final["done"] and {r["status"] for r in final["results"]} == {"completed"}
+
+
+def test_tasks_written_with_to_dict_load_back_from_a_task_file(tmp_path):
+    """A task file made of AgentTask.to_dict() (every field, for_each null on plain tasks, as
+    bench/attached_bench.py writes one) loads back to the same tasks, groups included."""
+    import json
+    from parallel_agents.engine.mapping import map_task
+    from parallel_agents.engine.taskfile import load_tasks
+    tasks = [AgentTask("code_reviewer", "Review", {"code": "x = 1"}, task_id="plain"),
+             map_task("code_reviewer", "Review this file", ["a.py", "b.py"], as_="file", id="review")]
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps([t.to_dict() for t in tasks]), encoding="utf-8")
+    loaded = load_tasks(path)
+    assert [t.to_dict() for t in loaded] == [t.to_dict() for t in tasks]

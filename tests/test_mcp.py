@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.errors import EnvironmentProblem, ToolError
-from parallel_agents.mcp import McpToolCaller
+from parallel_agents.core.errors import EnvironmentProblem, ToolError
+from parallel_agents.openclaw.mcp import McpToolCaller
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime
-from parallel_agents.tasks import AgentTask
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.engine.tasks import AgentTask
 
 from gateway_process import install_fake_cli, model_rows, write_attach_probe
 from support import free_port

@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from parallel_agents import yamlio
-from parallel_agents.api import load_registry
-from parallel_agents.definitions import check_definition
-from parallel_agents.errors import DefinitionError, InputError
-from parallel_agents.meta import (collect_designs, create_meta_agent_workflow, install_agent,
+from parallel_agents.core import yamlio
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.definitions.model import check_definition
+from parallel_agents.core.errors import DefinitionError, InputError
+from parallel_agents.workflows.meta import (collect_designs, create_meta_agent_workflow, install_agent,
                                   normalise_design)
-from parallel_agents.fake_openclaw import Reply
-from parallel_agents.simulated import AgentPlayer
-from parallel_agents.tasks import AgentTask
+from parallel_agents.simulation.fake_openclaw import Reply
+from parallel_agents.simulation.simulated import AgentPlayer
+from parallel_agents.engine.tasks import AgentTask
 from test_engine import fenced_json, new_fake, new_orch, task_of
 
 TEN = [{"name": f"agent_{n}", "purpose": f"Do job number {n}", "domain": "testing",
@@ -401,8 +401,8 @@ def test_the_seeds_workflow_examples_run_verbatim(tmp_path):
 def test_a_live_orchestrator_sees_an_agent_installed_after_it_started(tmp_path):
     """The orchestrator uses the shared registry, which install_agent reloads."""
     from ai_orchestrator import AgentTask, RealAIParallelOrchestrator
-    from parallel_agents.meta import install_agent
-    from parallel_agents.samples import agent_definition_sample
+    from parallel_agents.workflows.meta import install_agent
+    from parallel_agents.definitions.samples import agent_definition_sample
     orch = RealAIParallelOrchestrator(runtime="simulated")
     assert "late_comer" not in orch.registry
     install_agent(agent_definition_sample("late_comer", "Arrives after the orchestrator"))

@@ -1,4 +1,4 @@
-"""parallel_agents.openclaw_local: the local OpenClaw install as an exec'd process sees it.
+"""parallel_agents.openclaw.local: the local OpenClaw install as an exec'd process sees it.
 
 Every test builds its own environment (HOME, OPENCLAW_STATE_DIR, PATH) in tmp_path and passes it
 to discover(); `openclaw` on PATH is a fake script that prints canned JSON and logs each call,
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.errors import ConfigError, EnvironmentProblem, ToolError
-from parallel_agents.json5 import OpenClawConfigError, parse_json5, read_json5
-from parallel_agents.openclaw_local import NO_AUTH_BEARER, discover
-from parallel_agents.openclaw_models import ModelCatalog, ModelRow
+from parallel_agents.core.errors import ConfigError, EnvironmentProblem, ToolError
+from parallel_agents.openclaw.json5 import OpenClawConfigError, parse_json5, read_json5
+from parallel_agents.openclaw.local import NO_AUTH_BEARER, discover
+from parallel_agents.openclaw.models import ModelCatalog, ModelRow
 
 from support import free_port  # noqa: E402
 

@@ -25,8 +25,8 @@ from openclaw_package import package_dir
 import yaml
 
 from parallel_agents import __version__
-from parallel_agents.errors import ParallelAgentsError
-from parallel_agents.packaging import (NAME, PackageError, build_manifest, build_package,
+from parallel_agents.core.errors import ParallelAgentsError
+from parallel_agents.release.packaging import (NAME, PackageError, build_manifest, build_package,
                                        read_package, shipped_files, zip_bytes)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ def test_zip_ships_only_what_a_user_needs(release):
     names = {name.split("/", 1)[1] for name in _names(release)}
     for needed in ("SKILL.md", "README.md", "USAGE-GUIDE.md", "CHANGELOG.md", "config.yaml",
                    "requirements.txt", "ai_orchestrator.py", "helpers.py", "MANIFEST.json",
-                   "parallel_agents/cli.py", "parallel_agents/config.schema.json",
+                   "parallel_agents/cli/main.py", "parallel_agents/core/config.schema.json",
                    "agents/agent-definition.schema.json", "agents/qa/code_reviewer.yaml",
                    "examples/tasks.yaml"):
         assert needed in names

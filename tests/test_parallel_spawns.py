@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from parallel_agents.errors import RunAborted, ToolError
-from parallel_agents.journal import read_records
-from parallel_agents.tasks import AgentTask
+from parallel_agents.core.errors import RunAborted, ToolError
+from parallel_agents.engine.journal import read_records
+from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import WRITER, FailingCaller, ParallelCaller, new_fake, new_orch, sim, valid_output
 

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from parallel_agents.api import load_registry
-from parallel_agents.errors import InputError
-from parallel_agents.fake_openclaw import Reply
-from parallel_agents.planning import plan_problems
-from parallel_agents.simulated import AgentPlayer
-from parallel_agents.tasks import AgentTask
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.core.errors import InputError
+from parallel_agents.simulation.fake_openclaw import Reply
+from parallel_agents.workflows.planning import plan_problems
+from parallel_agents.simulation.simulated import AgentPlayer
+from parallel_agents.engine.tasks import AgentTask
 from test_engine import BALANCED, STRONGEST, fenced_json, new_fake, new_orch, task_of
 
 GOAL = "Write a post about our launch and review the signup code"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents import prompts
-from parallel_agents.definitions import AgentDefinition
-from parallel_agents.errors import InputError
-from parallel_agents.prompts import build_prompt, fence
-from parallel_agents.registry import Registry
-from parallel_agents.tasks import AgentTask
+from parallel_agents.prompts import build as prompts
+from parallel_agents.definitions.model import AgentDefinition
+from parallel_agents.core.errors import InputError
+from parallel_agents.prompts.build import build_prompt, fence
+from parallel_agents.definitions.registry import Registry
+from parallel_agents.engine.tasks import AgentTask
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -166,8 +166,8 @@ def test_same_inputs_same_text_in_one_process(shipped):
 _SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from parallel_agents.registry import Registry
-from parallel_agents.prompts import build_prompt
+from parallel_agents.definitions.registry import Registry
+from parallel_agents.prompts.build import build_prompt
 d = Registry.load(overlay=None).get("code_reviewer")
 sys.stdout.buffer.write(build_prompt(d, sys.argv[2], json.loads(sys.argv[3])).encode("utf-8"))
 """
@@ -455,7 +455,7 @@ def test_contract_lists_required_fields_and_enum_values(shipped, name):
     output = _output_section(build_prompt(definition, "Do the task.", {"topic": "anything"}))
     schema = definition.output_schema
     if "$ref" in schema:  # agent_creator: its reply is an agent definition
-        from parallel_agents.definitions import definition_schema
+        from parallel_agents.definitions.model import definition_schema
         schema = definition_schema()
     for field in schema["required"]:
         assert re.search(rf"^- {re.escape(field)}: .*\.", output, re.M), field

@@ -7,9 +7,11 @@ import os
 
 import pytest
 
-from parallel_agents import api, paths, registry as registry_module
-from parallel_agents.errors import DefinitionError, EnvironmentProblem, UnknownAgentError
-from parallel_agents.registry import Registry
+from parallel_agents import api
+from parallel_agents.core import paths
+from parallel_agents.definitions import registry as registry_module
+from parallel_agents.core.errors import DefinitionError, EnvironmentProblem, UnknownAgentError
+from parallel_agents.definitions.registry import Registry
 
 # a warm validation cache keeps each load fast; the cache tests below remove it first
 pytestmark = pytest.mark.usefixtures("warm_cache")

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.errors import InputError, RunAborted, ToolError
-from parallel_agents.fake_openclaw import FakeOpenClaw
-from parallel_agents.journal import read_records
+from parallel_agents.core.errors import InputError, RunAborted, ToolError
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime, attempt_label
-from parallel_agents.tasks import AgentTask
+from parallel_agents.openclaw.runtime import OpenClawRuntime, attempt_label
+from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import (FAST, MODELS, WRITER, FailingCaller, attempt_of, sim, task_of,  # noqa: E402
                          valid_output)

@@ -1,4 +1,4 @@
-"""Reuse finished work (parallel_agents/reuse.py): completed results are kept in the user folder in
+"""Reuse finished work (parallel_agents/engine/reuse.py): completed results are kept in the user folder in
 every run, and a run with `reuse` (`run --reuse`) finishes a task from there instead of spawning it
 when its agent definition, prompt (task text, input, upstream outputs), output format and starting
 tier are the same. Never a failed or invalid result; an entry expires, the store has a size cap,
@@ -16,14 +16,14 @@ import time
 
 import pytest
 
-from parallel_agents.api import load_registry
-from parallel_agents.config import Config
-from parallel_agents.errors import RunAborted, ToolError
-from parallel_agents.journal import read_records
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.core.config import Config
+from parallel_agents.core.errors import RunAborted, ToolError
+from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.reuse import ReuseStore, reuse_dir, reuse_key
-from parallel_agents.runtime import OpenClawRuntime
-from parallel_agents.tasks import AgentResult, AgentTask
+from parallel_agents.engine.reuse import ReuseStore, reuse_dir, reuse_key
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.engine.tasks import AgentResult, AgentTask
 
 from test_engine import (FAST, REVIEWER, WRITER, FailingCaller, Recorder, new_fake, new_orch, sim,
                          valid_output)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.fake_openclaw import (FakeOpenClaw, Reply, SpawnView, TRUNCATION_MARKER,
+from parallel_agents.simulation.fake_openclaw import (FakeOpenClaw, Reply, SpawnView, TRUNCATION_MARKER,
                                            directive_responder)
-from parallel_agents.runtime import (OpenClawRuntime, RunOutcome, SpawnRefused, SpawnRequest,
+from parallel_agents.openclaw.runtime import (OpenClawRuntime, RunOutcome, SpawnRefused, SpawnRequest,
                                      classify_refusal, make_task_name)
-from parallel_agents.toolcaller import (ModuleToolCaller, ToolCaller, ToolError,
+from parallel_agents.openclaw.toolcaller import (ModuleToolCaller, ToolCaller, ToolError,
                                         find_tools_module, unwrap_result)
 
 SHIM = Path(__file__).parent / "shim"

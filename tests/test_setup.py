@@ -195,7 +195,7 @@ def test_bare_python_runs_help_version_doctor_and_says_pip_is_missing(bare_pytho
 def test_cli_turns_a_dependency_import_error_into_exit_3(cli, monkeypatch):
     """Found but not importable (a broken or half-deleted install): still one line and exit 3;
     an ImportError of our own code stays an internal error."""
-    from parallel_agents import cli as cli_module
+    from parallel_agents.cli import main as cli_module
 
     def broken(args, out):
         raise ModuleNotFoundError("No module named 'rpds.rpds'", name="rpds.rpds")
@@ -207,8 +207,8 @@ def test_cli_turns_a_dependency_import_error_into_exit_3(cli, monkeypatch):
     assert "jsonschema is missing or too old" in err and "rpds.rpds" in err
 
     def bug(args, out):
-        raise ImportError("cannot import name 'X' from 'parallel_agents.tasks'",
-                          name="parallel_agents.tasks")
+        raise ImportError("cannot import name 'X' from 'parallel_agents.engine.tasks'",
+                          name="parallel_agents.engine.tasks")
 
     monkeypatch.setattr(cli_module, "cmd_list", bug)
     code, _, err = cli("list")
@@ -218,7 +218,7 @@ def test_cli_turns_a_dependency_import_error_into_exit_3(cli, monkeypatch):
 # -- the folder on sys.path --------------------------------------------------------------------
 
 def _fake_package_folder(pa_home: Path, complete: bool) -> Path:
-    from parallel_agents.deps import COMPLETE_MARKER, packages_dir
+    from parallel_agents.core.deps import COMPLETE_MARKER, packages_dir
     folder = packages_dir()
     (folder / "jsonschema").mkdir(parents=True)
     (folder / "jsonschema" / "__init__.py").write_text("FROM_SETUP = True\n")
@@ -270,7 +270,7 @@ if mode == "kill":
 @pytest.fixture
 def fake_pip(tmp_path, monkeypatch):
     """Makes `setup` run a fake pip; returns set_mode(mode) -> the log of pip calls."""
-    from parallel_agents import depsetup
+    from parallel_agents.release import depsetup
     script = tmp_path / "fake_pip.py"
     script.write_text(FAKE_PIP)
     log = tmp_path / "pip-calls.log"
@@ -301,7 +301,7 @@ def _python_root(pa_home: Path) -> list[str]:
              "by signal 9"),
 ])
 def test_failed_install_leaves_nothing_that_looks_complete(mode, reason, fake_pip, cli, pa_home):
-    from parallel_agents.deps import packages_dir, use_user_packages
+    from parallel_agents.core.deps import packages_dir, use_user_packages
     log = fake_pip(mode)
     code, out, err = cli("setup", "--force")
     assert code == 3 and out == ""
@@ -319,8 +319,8 @@ def test_failed_install_leaves_nothing_that_looks_complete(mode, reason, fake_pi
 
 def test_interrupted_install_is_cleaned_up(fake_pip, cli, pa_home, monkeypatch):
     """Ctrl-C while pip runs: the half-filled temp folder goes, nothing is renamed into place."""
-    from parallel_agents import depsetup
-    from parallel_agents.deps import packages_dir
+    from parallel_agents.release import depsetup
+    from parallel_agents.core.deps import packages_dir
     real_run = subprocess.run
 
     def interrupted(argv, **kwargs):
@@ -335,8 +335,8 @@ def test_interrupted_install_is_cleaned_up(fake_pip, cli, pa_home, monkeypatch):
 
 
 def test_setup_installs_once_then_is_a_no_op(fake_pip, cli, pa_home, monkeypatch, tmp_path):
-    from parallel_agents import deps
-    from parallel_agents.depsetup import requirements_hash
+    from parallel_agents.core import deps
+    from parallel_agents.release.depsetup import requirements_hash
     root = deps.packages_dir().parent
     killed = root / f".{deps.python_tag()}.partial-999999"  # a setup killed earlier
     (killed / "jsonschema").mkdir(parents=True)
@@ -381,7 +381,7 @@ def test_setup_is_not_needed_when_this_python_has_the_packages(fake_pip, cli, pa
 
 
 def test_pip_missing_names_apt_on_debian(cli, pa_home, monkeypatch, tmp_path):
-    from parallel_agents import depsetup
+    from parallel_agents.release import depsetup
     debian = tmp_path / "debian_version"
     debian.write_text("12.5\n")
     real_find_spec = depsetup.importlib.util.find_spec

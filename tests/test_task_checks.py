@@ -17,11 +17,11 @@ import json
 
 import pytest
 
-from parallel_agents.errors import InputError
+from parallel_agents.core.errors import InputError
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.taskcheck import MAX_TIMEOUT_SECONDS
-from parallel_agents.taskfile import load_tasks, task_lines
-from parallel_agents.tasks import AgentTask
+from parallel_agents.engine.taskcheck import MAX_TIMEOUT_SECONDS
+from parallel_agents.engine.taskfile import load_tasks, task_lines
+from parallel_agents.engine.tasks import AgentTask
 
 AGENT = "code_reviewer"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents import tasks
-from parallel_agents.tasks import AgentResult, AgentTask, Attempt
+from parallel_agents.engine import tasks
+from parallel_agents.engine.tasks import AgentResult, AgentTask, Attempt
 
 REPO = Path(__file__).resolve().parent.parent
 

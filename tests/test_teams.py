@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from parallel_agents.api import load_registry
-from parallel_agents.errors import InputError
-from parallel_agents.fake_openclaw import Reply
-from parallel_agents.simulated import AgentPlayer
-from parallel_agents.teams import (CONTENT_WRITERS, REVIEWERS, create_content_team,
+from parallel_agents.definitions.registry import load_registry
+from parallel_agents.core.errors import InputError
+from parallel_agents.simulation.fake_openclaw import Reply
+from parallel_agents.simulation.simulated import AgentPlayer
+from parallel_agents.workflows.teams import (CONTENT_WRITERS, REVIEWERS, create_content_team,
                                    create_dev_team, create_review_team)
 from test_engine import fenced_json, new_fake, new_orch, task_of
 

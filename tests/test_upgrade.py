@@ -18,9 +18,9 @@ import yaml
 from test_package import make_release, rezip
 
 from parallel_agents import __version__
-from parallel_agents.errors import InputError
-from parallel_agents.install import commented_config, ensure_user_home, install, rollback, upgrade
-from parallel_agents.packaging import MANIFEST, PackageError, read_manifest, read_version
+from parallel_agents.core.errors import InputError
+from parallel_agents.release.install import commented_config, ensure_user_home, install, rollback, upgrade
+from parallel_agents.release.packaging import MANIFEST, PackageError, read_manifest, read_version
 
 REPO = Path(__file__).resolve().parent.parent
 V2 = "0.2.0"
@@ -69,7 +69,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 def registry_of(skill: Path) -> dict:
     """The agents of an installed folder + the test's overlay, loaded in this process."""
-    from parallel_agents.registry import Registry
+    from parallel_agents.definitions.registry import Registry
     return {d.name: d for d in Registry.load(shipped=skill / "agents")}
 
 
@@ -99,7 +99,7 @@ def test_install_from_zip_creates_the_skill_and_the_user_folder(releases, target
                                                          pa_home / "config.yaml"]))
     assert list((pa_home / "agents").iterdir()) == []
     # every key commented out: the user config sets nothing, and the effective config is shipped
-    from parallel_agents.config import load_config
+    from parallel_agents.core.config import load_config
     assert yaml.safe_load((pa_home / "config.yaml").read_text()) is None
     assert load_config().data == load_config(user=False).data
 
@@ -198,7 +198,7 @@ def test_upgrade_keeps_custom_agents_and_in_place_edits(v1, releases, overlay_di
     assert agents["code_reviewer"]["origin"] == "overlay"
     assert agents["code_reviewer"]["description"].startswith("EDITED IN PLACE")
     assert agents[NEW_AGENT]["origin"] == "shipped"
-    from parallel_agents.config import load_config
+    from parallel_agents.core.config import load_config
     effective = load_config(user=True, shipped=v1 / "config.yaml")
     assert effective.max_concurrent == 6 and effective.retry["transient_attempts"] == 7
 
@@ -353,7 +353,7 @@ def test_a_corrupt_zip_is_refused_and_nothing_changes(v1, releases, pa_home, tmp
         bad.write_bytes(releases["v2"].read_bytes()[:-4000])
     else:
         rezip(releases["v2"], bad,
-              lambda n, d: d + b"\n# injected\n" if n.endswith("parallel_agents/cli.py") else d)
+              lambda n, d: d + b"\n# injected\n" if n.endswith("parallel_agents/cli/main.py") else d)
     code, out, err = cli("upgrade", bad)
     assert code == 1 and out == ""
     assert "Traceback" not in err
@@ -364,7 +364,7 @@ def test_a_corrupt_zip_is_refused_and_nothing_changes(v1, releases, pa_home, tmp
 def test_a_zip_whose_agents_do_not_validate_is_refused(v1, releases, pa_home, tmp_path):
     """The manifest matches, but the new version's own validation fails: refused, and the
     staging folder is gone."""
-    from parallel_agents.packaging import build_manifest, shipped_files, zip_bytes
+    from parallel_agents.release.packaging import build_manifest, shipped_files, zip_bytes
     from test_package import copy_skill, set_version
     tree = copy_skill(tmp_path / "broken")
     set_version(tree, V2)

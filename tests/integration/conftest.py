@@ -109,7 +109,7 @@ def gateway(gateway_factory) -> og.Gateway:
 
 @pytest.fixture
 def caller(gateway):
-    from parallel_agents.gateway import GatewayToolCaller
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
     return GatewayToolCaller(gateway.url, gateway.token, timeout_s=60)
 
 
@@ -123,7 +123,7 @@ def registry(tmp_path_factory):
     home = tmp_path_factory.mktemp("live-registry-home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PARALLEL_AGENTS_HOME", str(home))
-        from parallel_agents.registry import Registry
+        from parallel_agents.definitions.registry import Registry
         return Registry.load(overlay=None)
 
 

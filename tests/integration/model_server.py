@@ -5,7 +5,7 @@
 A real OpenClaw gateway talks to it as a custom provider (`api: "openai-completions"`):
 `POST /v1/chat/completions` (streaming SSE and plain JSON) and `GET /v1/models`. What a model
 "says" is scripted by the same `SIM {json}` directive the FakeOpenClaw contract double reads
-(parallel_agents.fake_openclaw): the server finds it in the user messages of the request, so
+(parallel_agents.simulation.fake_openclaw): the server finds it in the user messages of the request, so
 a test puts it into the task text and the gateway carries it to the model. (OpenClaw sends the
 task as a user message wrapped in "[Subagent Context] ... [Subagent Task]" and appends a user
 message of internal context after it: the directive is looked up in every user message, latest
@@ -89,7 +89,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from parallel_agents.fake_openclaw import _DIRECTIVE_RE, _model_override, parse_directive  # noqa: E402
+from parallel_agents.simulation.fake_openclaw import _DIRECTIVE_RE, _model_override, parse_directive  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import host_player  # noqa: E402

@@ -376,7 +376,7 @@ def _stop_everything() -> None:  # safety net: a fixture finaliser that never ra
 def scripted_config(tier_models=SCRIPTED_MODELS, **overrides):
     """The shipped config with tiers fast/balanced/strongest -> `tier_models`, prices for them,
     and retry back-off in milliseconds."""
-    from parallel_agents.config import Config, load_config
+    from parallel_agents.core.config import Config, load_config
     data = load_config(user=False).data
     tiers = [{"name": name, "model": model} for name, model in zip(TIER_NAMES, tier_models)]
     prices = {model: {"input": 1.0 + i, "output": 5.0 + i} for i, model in enumerate(tier_models) if model}
@@ -390,7 +390,7 @@ def warm_up(gateway: Gateway, timeout_s: float = 90.0) -> float:
     refused with "agent unavailable during gateway startup". Returns the seconds it took."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from parallel_agents.gateway import GatewayToolCaller
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
     caller = GatewayToolCaller(gateway.url, gateway.token, timeout_s=60)
     started = time.monotonic()
     deadline = started + timeout_s

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 import openclaw_gateway as og
-from parallel_agents import yamlio
-from parallel_agents.definitions import schema_registry
-from parallel_agents.registry import Registry
-from parallel_agents.samples import sample
+from parallel_agents.core import yamlio
+from parallel_agents.definitions.model import schema_registry
+from parallel_agents.definitions.registry import Registry
+from parallel_agents.definitions.samples import sample
 
 pytestmark = pytest.mark.gateway
 REPO = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ def test_attached_run_completes_on_a_gateway_without_http_spawn(attached_env, at
     assert all(r["usage"]["input_tokens"] > 0 and r["usage"]["output_tokens"] > 0 for r in results.values())
     assert report["cost_usd"] > 0
     # the children are the bound (main) session's own: its subagents list shows them
-    from parallel_agents.gateway import GatewayToolCaller
+    from parallel_agents.openclaw.gateway import GatewayToolCaller
     listing = GatewayToolCaller(attach_gateway.url, attach_gateway.token).call("subagents", {"action": "list"})
     assert listing["requesterSessionKey"] == "agent:main:main"
     listed = {v.get("runId") for v in (listing.get("recent") or []) + (listing.get("active") or [])}

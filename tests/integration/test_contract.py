@@ -21,10 +21,10 @@ import time
 
 import pytest
 
-from parallel_agents.fake_openclaw import FakeOpenClaw
-from parallel_agents.gateway import GatewayToolCaller
-from parallel_agents.runtime import OpenClawRuntime, SpawnRequest
-from parallel_agents.toolcaller import ToolError
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+from parallel_agents.openclaw.gateway import GatewayToolCaller
+from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRequest
+from parallel_agents.openclaw.toolcaller import ToolError
 
 import openclaw_gateway as og
 

@@ -41,13 +41,13 @@ import time
 
 import pytest
 
-from parallel_agents.definitions import schema_registry
-from parallel_agents.errors import RunAborted, ToolError
-from parallel_agents.gateway import GatewayToolCaller
+from parallel_agents.definitions.model import schema_registry
+from parallel_agents.core.errors import RunAborted, ToolError
+from parallel_agents.openclaw.gateway import GatewayToolCaller
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.runtime import OpenClawRuntime, SpawnRequest
-from parallel_agents.samples import sample
-from parallel_agents.tasks import AgentTask
+from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRequest
+from parallel_agents.definitions.samples import sample
+from parallel_agents.engine.tasks import AgentTask
 
 import openclaw_gateway as og
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 
 import openclaw_gateway as og
-from parallel_agents.definitions import schema_registry
-from parallel_agents.packaging import NAME, build_package
-from parallel_agents.registry import Registry
-from parallel_agents.samples import sample
+from parallel_agents.definitions.model import schema_registry
+from parallel_agents.release.packaging import NAME, build_package
+from parallel_agents.definitions.registry import Registry
+from parallel_agents.definitions.samples import sample
 
 pytestmark = pytest.mark.gateway
 REPO = Path(__file__).resolve().parents[2]

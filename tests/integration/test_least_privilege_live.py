@@ -17,9 +17,9 @@ import json
 
 import pytest
 
-from parallel_agents.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw
-from parallel_agents.gateway import GatewayToolCaller
-from parallel_agents.runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
+from parallel_agents.simulation.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw
+from parallel_agents.openclaw.gateway import GatewayToolCaller
+from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
 
 import openclaw_gateway as og
 
@@ -119,8 +119,8 @@ def test_the_runtime_runs_a_child_as_the_named_agent_and_explains_a_refusal(scop
 
 
 def test_doctor_reads_agents_list_from_the_gateway(scoped_caller):
-    from parallel_agents.definitions import AgentDefinition
-    from parallel_agents.doctor import _privilege_checks
+    from parallel_agents.definitions.model import AgentDefinition
+    from parallel_agents.host.doctor import _privilege_checks
     base = {"category": "testing", "description": "A scoped test agent here.",
             "system_prompt": "x" * 100, "output_format": "text"}
     good = AgentDefinition.from_dict({**base, "name": "scoped_ok", "agent_id": "reviewer"})

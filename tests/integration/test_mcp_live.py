@@ -5,7 +5,7 @@ gateway.tools in its config, so sessions_spawn is denied over /tools/invoke; gra
 real `openclaw attach`, run with the gateway's environment) and on the "fake" door
 (tests/fake_gateway.py's /mcp, grants minted by tests/fake_openclaw_cli.py, no Node needed). The
 checks assert exact shapes and texts, so wherever the fake differs from the live gateway one of
-them fails. What they pin down (parallel_agents/mcp.py's docstring keeps the same facts):
+them fails. What they pin down (parallel_agents/openclaw/mcp.py's docstring keeps the same facts):
 - `attach --print-config`: its JSON, its trailer line, the `.mcp.json` it leaves (mode 0600);
 - initialize / tools/list (22 tools) / tools/call shapes; isError on refusals (results) and on
   thrown errors (plain texts); JSON-RPC errors; 401 for a wrong, expired or revoked grant - the
@@ -38,9 +38,9 @@ from typing import Callable
 
 import pytest
 
-from parallel_agents.mcp import McpToolCaller
-from parallel_agents.runtime import OpenClawRuntime
-from parallel_agents.toolcaller import ToolError
+from parallel_agents.openclaw.mcp import McpToolCaller
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.toolcaller import ToolError
 
 import openclaw_gateway as og
 

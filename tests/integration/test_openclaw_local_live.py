@@ -15,9 +15,9 @@ import time
 import pytest
 
 import openclaw_gateway as og
-from parallel_agents.errors import ToolError
-from parallel_agents.gateway import GatewayToolCaller
-from parallel_agents.openclaw_local import discover
+from parallel_agents.core.errors import ToolError
+from parallel_agents.openclaw.gateway import GatewayToolCaller
+from parallel_agents.openclaw.local import discover
 
 
 def exec_environ(gateway: og.Gateway, **extra: str) -> dict:

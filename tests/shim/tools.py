@@ -19,15 +19,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from parallel_agents.fake_openclaw import FakeOpenClaw  # noqa: E402
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw  # noqa: E402
 
 
 def _initial_fake() -> FakeOpenClaw:
     if os.environ.get("PARALLEL_AGENTS_SHIM") != "agents":
         return FakeOpenClaw()
-    from parallel_agents.api import load_registry
-    from parallel_agents.config import load_config
-    from parallel_agents.simulated import AgentPlayer
+    from parallel_agents.definitions.registry import load_registry
+    from parallel_agents.core.config import load_config
+    from parallel_agents.simulation.simulated import AgentPlayer
     models = [t.model for t in load_config().tiers if t.model]
     return FakeOpenClaw(AgentPlayer(load_registry(), latency=(0.01, 0.05)), models=models,
                         default_model=models[-1], max_children=20)

@@ -1,0 +1,236 @@
+"""`python3 ai_orchestrator.py COMMAND`: the command line. Renders what the library returns and
+turns its typed errors into one line each (file:line: field: message (fix: ...)) and an exit code:
+0 ok, 1 invalid input found / tasks failed, 2 bad usage, 3 missing dependency or runtime."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from parallel_agents import __version__
+from parallel_agents.core.errors import ParallelAgentsError
+from parallel_agents.cli.render import table, to_json
+
+SAMPLE_TASK = "Sample task: show how you would handle a typical request in your area."
+
+
+class _Parser(argparse.ArgumentParser):
+    json_errors = False  # set by main() when --json is on the command line
+
+    def error(self, message):  # usage errors: one line and exit 2, as everywhere else
+        if self.json_errors:  # and, as for every other error, JSON on stdout for --json
+            from parallel_agents.core.errors import InputError
+            option = message.split(":", 1)[0][len("argument "):] if message.startswith("argument ") \
+                else None  # "argument --max-concurrent: must be at least 1"
+            print(to_json(InputError(message, field=option, fix=f"see `{self.prog} --help`").to_dict()))
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _add_json(p):
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ai_orchestrator.py",
+                     description="Fan work out to specialised OpenClaw sub-agents.")
+    parser.add_argument("--version", action="version", version=f"parallel-agents {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("list", help="list agent types")
+    p.add_argument("--category", help="only this category")
+    _add_json(p)
+
+    p = sub.add_parser("show", help="show an agent definition and the prompt it builds")
+    p.add_argument("name", help="agent type or alias")
+    p.add_argument("--task", default=None, help="task description for the sample prompt")
+    p.add_argument("--input", default=None, metavar="FILE",
+                   help="YAML/JSON file with input data for the sample prompt")
+    _add_json(p)
+
+    p = sub.add_parser("validate", help="check agent definitions and config")
+    p.add_argument("paths", nargs="*", type=Path,
+                   help="definition files or folders (default: shipped + overlay + config)")
+    _add_json(p)
+
+    from parallel_agents.cli import host as cli_host
+    from parallel_agents.cli import run as cli_run
+    cli_run.add_parsers(sub, _add_json)
+    cli_host.add_parsers(sub, _add_json)
+    from parallel_agents.cli import workflows as cli_workflows
+    cli_workflows.add_parsers(sub, _add_json)
+    from parallel_agents.cli import package as cli_package
+    cli_package.add_parsers(sub, _add_json)
+    from parallel_agents.cli import setup as cli_setup
+    cli_setup.add_parsers(sub, _add_json)
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------------
+
+def cmd_list(args, out) -> int:
+    from parallel_agents.definitions.registry import Registry
+    registry = Registry.load()
+    if args.category and args.category not in registry.categories():
+        raise _unknown_category(args.category, registry.categories())
+    agents = registry.in_category(args.category)
+    rows = [{"name": d.name, "category": d.category, "aliases": list(d.aliases),
+             "description": d.description, "output_format": d.output_format,
+             "tier": d.tier, "origin": d.origin} for d in agents]
+    if args.json:
+        out(to_json({"count": len(rows), "categories": registry.categories(), "agents": rows}))
+    else:
+        out(table([{**r, "aliases": ",".join(r["aliases"])} for r in rows],
+                  ["name", "category", "aliases", "description"]))
+        out(f"\n{len(rows)} agent types. `show NAME` for one.")
+    return 0
+
+
+def _unknown_category(category, categories):
+    from parallel_agents.core.errors import InputError
+    return InputError(f"unknown category {category!r}", field="--category",
+                      fix="use one of: " + ", ".join(categories))
+
+
+def output_folder(path: Path | None, option: str = "--out") -> Path | None:
+    """Check an output folder option before any work is done: it must be a folder, or not exist
+    yet under a folder that does (InputError naming the option and the fix otherwise)."""
+    from parallel_agents.core.errors import InputError
+    if path is None:
+        return None
+    if path.exists() and not path.is_dir():
+        raise InputError("is a file, not a folder", file=str(path), field=option,
+                         fix=f"name a folder for {option} (it is created when missing)")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if not path.exists() and parent is not None and not parent.is_dir():
+        raise InputError(f"{parent} is a file, so this folder cannot be created", file=str(path),
+                         field=option, fix=f"name a folder for {option}")
+    return path
+
+
+def _read_input_file(path: str) -> dict:
+    from parallel_agents.core import yamlio
+    from parallel_agents.core.errors import InputError
+    text = yamlio.read_text(Path(path), shown=path)
+    data, problem = yamlio.parse(text, shown=path)
+    if problem:
+        raise InputError(problem.message, problems=[problem])
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("input data must be a mapping of keys to values", file=path, line=1,
+                         fix="write it as `key: value` lines (YAML) or a JSON object")
+    return data
+
+
+def cmd_show(args, out) -> int:
+    from parallel_agents.prompts.build import build_prompt
+    from parallel_agents.definitions.registry import Registry
+    definition = Registry.load().get(args.name)
+    input_data = _read_input_file(args.input) if args.input else {}
+    prompt = build_prompt(definition, args.task or SAMPLE_TASK, input_data)
+    if args.json:
+        out(to_json({"definition": definition.to_dict(), "source": definition.source,
+                     "origin": definition.origin, "prompt": prompt}))
+        return 0
+    from parallel_agents.core import yamlio
+    out(f"# {definition.name} ({definition.origin}: {definition.source})")
+    out(yamlio.dump(definition.to_dict()).rstrip())
+    out("\n# Prompt for " + ("the task given" if args.task else "a sample task") + ":\n")
+    out(prompt.rstrip())
+    return 0
+
+
+def cmd_validate(args, out) -> int:
+    from parallel_agents.definitions.validation import validate_paths
+    report = validate_paths(args.paths)
+    if args.json:
+        out(to_json(report.to_dict()))
+    else:
+        for problem in report.problems:
+            out(str(problem))
+        for note in report.notes():
+            out(note)
+        out(report.summary())
+    return 0 if report.ok else 1
+
+
+def _commands():
+    from parallel_agents.cli.host import COMMANDS as host_commands
+    from parallel_agents.cli.run import COMMANDS as run_commands
+    from parallel_agents.cli.workflows import COMMANDS as workflow_commands
+    from parallel_agents.cli.package import COMMANDS as package_commands
+    from parallel_agents.cli.setup import COMMANDS as setup_commands
+    return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands,
+            **host_commands, **workflow_commands, **package_commands, **setup_commands}
+
+
+# Commands that run without jsonschema and pyyaml: `setup` installs them, `doctor` reports them.
+WITHOUT_DEPENDENCIES = {"setup", "doctor"}
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+def _render_error(exc: ParallelAgentsError, as_json: bool, err, out) -> None:
+    if as_json:
+        out(to_json(exc.to_dict()))
+    for problem in exc.problems:
+        err(f"error: {problem}")
+
+
+def main(argv: list[str] | None = None, *, runtime=None, out=None) -> int:
+    """The CLI. `runtime` and `out` are set by attached mode's child (attach.py): the command
+    runs on that runtime and writes its output through `out`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_attached"]:
+        from parallel_agents.openclaw.attach import child_main
+        return child_main(argv[1:])
+    _Parser.json_errors = "--json" in argv
+    args = build_parser().parse_args(argv)
+    out = out or (lambda text="": print(text, flush=True))
+    err = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    args.runtime_object = runtime
+    try:
+        if args.command not in WITHOUT_DEPENDENCIES:
+            from parallel_agents.core.deps import check_installed
+            check_installed()  # one line naming `setup`, before any worker thread needs them
+        if getattr(args, "attach", None) is not None and runtime is None \
+                and not getattr(args, "estimate", False):   # an estimate needs no runtime
+            from parallel_agents.cli.attach import launch
+            return launch(args, argv, out, err)
+        return _commands()[args.command](args, out)
+    except ParallelAgentsError as exc:
+        _render_error(exc, getattr(args, "json", False), err, out)
+        return exc.exit_code
+    except ImportError as exc:  # a dependency found but not importable (broken, too old)
+        from parallel_agents.core.deps import as_missing_dependency
+        problem = as_missing_dependency(exc)
+        if problem is None:
+            return _internal_error(exc, err)
+        _render_error(problem, getattr(args, "json", False), err, out)
+        return problem.exit_code
+    except KeyboardInterrupt as exc:   # a run says how to finish it (RunInterrupted)
+        err(str(exc) or "interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:  # the disk or a folder said no (not a folder, permissions, full)
+        from parallel_agents.core.errors import EnvironmentProblem
+        from parallel_agents.core.paths import user_home
+        problem = EnvironmentProblem(
+            f"cannot use it: {exc.strerror or exc}", file=exc.filename,
+            fix=f"check that the folder exists, is a folder and is writable (your user folder: "
+                f"{user_home()}, set by PARALLEL_AGENTS_HOME)")
+        _render_error(problem, getattr(args, "json", False), err, out)
+        return problem.exit_code
+    except Exception as exc:  # a bug in this skill, not a user mistake
+        return _internal_error(exc, err)
+
+
+def _internal_error(exc: Exception, err) -> int:
+    if os.environ.get("PARALLEL_AGENTS_DEBUG"):
+        raise exc
+    err(f"internal error: {type(exc).__name__}: {exc} "
+        "(set PARALLEL_AGENTS_DEBUG=1 for the traceback and please report it)")
+    return 70

@@ -1,0 +1,2 @@
+"""Packaging, install, upgrade, rollback, and `setup` of the skill's own dependencies.
+Imports: core, definitions."""
