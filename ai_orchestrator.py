@@ -38,6 +38,7 @@ _EXPORTS = {
     "ParallelAgentsError": "core.errors", "DefinitionError": "core.errors", "InputError": "core.errors",
     "EnvironmentProblem": "core.errors", "RunAborted": "core.errors", "ToolError": "core.errors",
     "UnknownAgentError": "core.errors", "attached_runtime": "openclaw.attach", "MissingDependency": "core.errors",
+    "CostLimitExceeded": "core.errors",
 }
 __all__ = [*_EXPORTS, "__version__"]
 from parallel_agents import __version__  # noqa: E402

@@ -9,7 +9,9 @@ every task completes on its first attempt. The fake's own limits (lane, max chil
 group) are raised to at least `concurrent`, so only the scheduler's window bounds the fan-out.
 
 Measured: wall time of run_parallel (the orchestrator's own RunReport.wall_seconds), the ideal
-ceil(N/C) x latency, their ratio, runtime tool calls per task and this process's peak RSS.
+ceil(N/C) x latency, their ratio, runtime tool calls per task, this process's peak RSS, and CPU
+time per task: of the whole process, and of the engine alone (the process's minus what the
+fake's tool calls used, timed with time.thread_time around each call; one thread).
 bench/run.py starts one fresh process per configuration, so the RSS is per configuration.
 Journals go to $PARALLEL_AGENTS_HOME (bench/run.py points it at a temp folder).
 """
@@ -32,7 +34,8 @@ if str(REPO) not in sys.path:
 def build(n: int, concurrent: int, latency: float, agent: str):
     from parallel_agents.api import load_registry
     from parallel_agents.definitions.model import schema_registry
-    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, directive_responder
+    from parallel_agents.simulation.directives import directive_responder
+    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
     from parallel_agents.orchestrator import RealAIParallelOrchestrator
     from parallel_agents.openclaw.runtime import OpenClawRuntime
     from parallel_agents.definitions.samples import sample
@@ -51,9 +54,31 @@ def build(n: int, concurrent: int, latency: float, agent: str):
                         lane_max_concurrent=max(8, concurrent),
                         swarm_max_concurrent=max(8, concurrent),
                         max_children_per_group=max(50, concurrent), validate_structured=False)
-    runtime = OpenClawRuntime(fake)
+    runtime = OpenClawRuntime(TimedCaller(fake))
     orch = RealAIParallelOrchestrator(max_concurrent=concurrent, runtime=runtime, registry=registry)
     return orch, tasks, fake
+
+
+class TimedCaller:
+    """The fake as the runtime's tool caller, with the CPU time spent inside its calls (in this
+    thread: time.thread_time), so that the engine's own CPU time can be told apart."""
+
+    def __init__(self, fake):
+        self.fake = fake
+        self.cpu_s = 0.0
+
+    def has(self, tool: str) -> bool:
+        return self.fake.has(tool)
+
+    def call(self, tool: str, args: dict) -> dict:
+        started = time.thread_time()
+        try:
+            return self.fake.call(tool, args)
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+    def __getattr__(self, name):   # the fake's other attributes (collector_runs_start, ...)
+        return getattr(self.fake, name)
 
 
 def measure(n: int, concurrent: int, latency: float, agent: str, profile: str | None = None) -> dict:
@@ -62,9 +87,10 @@ def measure(n: int, concurrent: int, latency: float, agent: str, profile: str | 
         import cProfile
         profiler = cProfile.Profile()
         profiler.enable()
-    cpu0 = time.process_time()
+    caller = orch.runtime.caller
+    cpu0, fake0 = time.process_time(), caller.cpu_s
     results = orch.run_parallel(tasks)
-    cpu = time.process_time() - cpu0
+    cpu, fake_cpu = time.process_time() - cpu0, caller.cpu_s - fake0
     if profile:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -78,7 +104,8 @@ def measure(n: int, concurrent: int, latency: float, agent: str, profile: str | 
     return {
         "n": n, "concurrent": concurrent, "latency_s": latency, "agent": agent,
         "wall_s": report.wall_seconds, "ideal_s": ideal, "ratio": report.wall_seconds / ideal,
-        "cpu_s": cpu, "cpu_us_per_task": cpu / n * 1e6,
+        "cpu_s": cpu, "cpu_us_per_task": cpu / n * 1e6, "fake_cpu_s": fake_cpu,
+        "engine_cpu_us_per_task": (cpu - fake_cpu) / n * 1e6,
         "calls_per_task": calls / n, "runtime_calls": dict(report.runtime_calls),
         "attempts_per_task": attempts / n, "statuses": statuses,
         "peak_in_flight": report.peak_in_flight, "fake_peak_running": fake.peak_running,

@@ -160,7 +160,7 @@ def grader(answers: dict):
 def usage_responder(output_tokens: int):
     """FakeOpenClaw's directive responder, with the usage of a real reply: input tokens by the
     fake's own chars/4 rule on the prompt actually sent, `output_tokens` per reply."""
-    from parallel_agents.simulation.fake_openclaw import directive_responder
+    from parallel_agents.simulation.directives import directive_responder
 
     def respond(view):
         reply = directive_responder(view)

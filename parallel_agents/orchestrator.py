@@ -133,7 +133,7 @@ class RealAIParallelOrchestrator:
         low/expected/high), learnt from the journals in the runs folder. Spawns nothing and
         needs no runtime; invalid tasks raise the errors run_parallel would. With reuse on,
         tasks a kept result would finish cost 0 (`reused`)."""
-        from parallel_agents.engine.estimate import estimate_tasks
+        from parallel_agents.engine.estimator import estimate_tasks
         from parallel_agents.engine.usage_history import load_history
         return estimate_tasks(list(tasks), registry=self.registry, config=self.config,
                               history=load_history(self.runs_folder, registry=self.registry),
@@ -159,7 +159,7 @@ class RealAIParallelOrchestrator:
         scheduler = self._scheduler(journal, callback)
         scheduler.prepare(tasks, definitions, max_map_items=self.config.max_map_items)
         with JournalLock(journal.path, kind="run", command="run"):   # one process per run
-            journal.write("run_started", tasks=[t.to_dict() for t in tasks],
+            journal.write("run_started", tasks=[t.to_record() for t in tasks],
                           max_concurrent=self.max_concurrent,
                           tiers=[t.__dict__ for t in self.config.tiers], budget_usd=self.budget_usd,
                           reuse=bool(self.reuse),

@@ -36,7 +36,7 @@ from parallel_agents.definitions.model import schema_registry
 from parallel_agents.core.errors import RunAborted
 from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.engine.journal import read_records
-from parallel_agents.replies.outputs import validate_output
+from parallel_agents.replies.validate import validate_output
 from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import MODELS, WRITER, FailingCaller, attempt_of, sim, task_of, valid_output

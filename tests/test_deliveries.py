@@ -14,7 +14,8 @@ import pytest
 from parallel_agents.openclaw.deliveries import has_delivery_marker, parse_deliveries
 from parallel_agents.simulation.fake_deliveries import (DeliveredChild, announce_event, settled_batch,
                                              steering_queue)
-from parallel_agents.replies.outputs import extract_reply, tool_result_kind
+from parallel_agents.openclaw.toolresults import tool_result_kind
+from parallel_agents.replies.extract import extract_reply
 
 LIVE = Path(__file__).resolve().parent / "fixtures" / "openclaw-2026.9.6"
 A_TEXT = 'CHILD GOT: Prompt file content. SIM {"reply": {"ok": "<yes>"}}'

@@ -1,6 +1,6 @@
 """The engine (scheduler + orchestrator) against FakeOpenClaw, the contract double.
 
-Each child is scripted by a `SIM {json}` line in its task text (see parallel_agents.simulation.fake_openclaw):
+Each child is scripted by a `SIM {json}` line in its task text (see parallel_agents.simulation.directives):
 latency, reply, fail, hang, spawn_error, fail_first, by_model. Timeouts use the fake's
 `run_timeout_unit_s`, so `timeout_seconds=1` lasts tens of milliseconds here.
 
@@ -21,13 +21,15 @@ from collections import Counter, defaultdict
 import pytest
 
 from parallel_agents.engine import scheduler as scheduler_module
+from parallel_agents.engine import taskstate as taskstate_module
 from parallel_agents.definitions.registry import load_registry
 from parallel_agents.definitions.model import schema_registry
 from parallel_agents.core.errors import InputError, RunAborted, ToolError, UnknownAgentError
-from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, Reply, directive_responder
+from parallel_agents.simulation.directives import Reply, directive_responder
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.replies.outputs import validate_output
+from parallel_agents.replies.validate import validate_output
 from parallel_agents.openclaw.runtime import OpenClawRuntime
 from parallel_agents.definitions.samples import sample
 from parallel_agents.engine.tasks import AgentResult, AgentTask
@@ -397,7 +399,7 @@ def test_timeout_on_one_tier_escalates_to_the_next(fast_config, tmp_path):
 def test_a_run_the_runtime_never_reports_is_cancelled_at_our_deadline(fast_config, tmp_path, monkeypatch):
     # the runtime enforces runTimeoutSeconds itself; our backstop only catches runs it never
     # reports. Shrink the backstop to 50 ms and give the fake a timeout it will not reach.
-    monkeypatch.setattr(scheduler_module, "_backstop", lambda timeout: 0.05)
+    monkeypatch.setattr(taskstate_module, "backstop", lambda timeout: 0.05)
     fake = new_fake(run_timeout_unit_s=30)
     events = []
     orch = new_orch(fake, fast_config, tmp_path, on_event=events.append)

@@ -11,8 +11,10 @@ import pytest
 
 from parallel_agents.core.config import Config, load_config
 from parallel_agents.core.errors import CostLimitExceeded, InputError
-from parallel_agents.engine.estimate import Range, estimate_tasks
-from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, directive_responder
+from parallel_agents.engine.estimate import Range
+from parallel_agents.engine.estimator import estimate_tasks
+from parallel_agents.simulation.directives import directive_responder
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
 from parallel_agents.openclaw.runtime import OpenClawRuntime
 from parallel_agents.engine.tasks import AgentTask

@@ -31,9 +31,11 @@ from parallel_agents import __version__
 from parallel_agents.engine import graph
 from parallel_agents.core import yamlio
 from parallel_agents.definitions.model import check_definition
-from parallel_agents.core.errors import InputError
+from parallel_agents.core.errors import InputError, PackageError
 from parallel_agents.replies.repair import parse_json_reply
-from parallel_agents.release.packaging import MANIFEST, NAME, PackageError, build_package, read_package
+from parallel_agents.release.manifest import MANIFEST, NAME
+from parallel_agents.release.packaging import build_package
+from parallel_agents.release.zipread import read_package
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -316,16 +318,16 @@ def test_a_zip_bomb_is_refused_before_it_inflates(tmp_path):
 
 
 def test_entries_inflate_in_chunks_under_a_total_cap(tmp_path, monkeypatch):
-    from parallel_agents.release import packaging
+    from parallel_agents.release import zipread
     zip_path = tmp_path / "big.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
         for i in range(3):
             archive.writestr(f"{NAME}/f{i}.txt", b"x" * 300_000)
-    monkeypatch.setattr(packaging, "MAX_UNPACKED_BYTES", 1_000_000)
-    assert len(packaging._read_entries(zip_path)) == 3
-    monkeypatch.setattr(packaging, "MAX_UNPACKED_BYTES", 800_000)
+    monkeypatch.setattr(zipread, "MAX_UNPACKED_BYTES", 1_000_000)
+    assert len(zipread._read_entries(zip_path)) == 3
+    monkeypatch.setattr(zipread, "MAX_UNPACKED_BYTES", 800_000)
     with pytest.raises(PackageError) as caught:
-        packaging._read_entries(zip_path)
+        zipread._read_entries(zip_path)
     assert "too many or too large entries" in str(caught.value)
 
 
@@ -341,8 +343,8 @@ def test_only_deflate_is_inflated(release, tmp_path):
 
 
 def test_a_zip_file_past_the_size_limit_is_refused_unopened(tmp_path, monkeypatch):
-    from parallel_agents.release import packaging
-    monkeypatch.setattr(packaging, "MAX_ZIP_BYTES", 1000)
+    from parallel_agents.release import zipread
+    monkeypatch.setattr(zipread, "MAX_ZIP_BYTES", 1000)
     big = tmp_path / "big.zip"
     big.write_bytes(b"\0" * 2000)
     with pytest.raises(PackageError) as caught:

@@ -13,7 +13,7 @@ from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.helpers_api import (MODEL_HIERARCHY, TaskFailed, collect_agent_results,
                                          spawn_parallel_with_retry, spawn_with_model_hierarchy,
                                          spawn_with_retry)
-from parallel_agents.replies.outputs import validate_output
+from parallel_agents.replies.validate import validate_output
 from parallel_agents.openclaw.runtime import OpenClawRuntime
 from parallel_agents.engine.tasks import AgentResult, AgentTask
 

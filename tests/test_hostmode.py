@@ -185,7 +185,7 @@ def test_full_loop_on_the_settled_batch_message(tmp_path, prompts):
 
 
 def _as_child_sees(task: str) -> str:
-    from parallel_agents.simulation.fake_openclaw import child_reads
+    from parallel_agents.simulation.directives import child_reads
     return child_reads(task)
 
 

@@ -29,7 +29,8 @@ from parallel_agents.core.errors import ToolError
 from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRequest
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import SpawnRequest
 from parallel_agents.engine.scheduler import RunInterrupted
 from parallel_agents.engine.tasks import AgentTask
 

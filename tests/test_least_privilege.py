@@ -14,7 +14,8 @@ import pytest
 from parallel_agents.definitions.model import AgentDefinition, check_definition
 from parallel_agents.simulation.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import SpawnRefused, SpawnRequest
 from parallel_agents.openclaw.spawn_targets import SANDBOX_REQUIRED_ERROR
 from parallel_agents.engine.tasks import AgentTask
 from support import REPO, definition_text

@@ -22,7 +22,7 @@ import pytest
 from parallel_agents.simulation.fake_deliveries import settled_batch
 from parallel_agents.engine.journal import read_records
 from parallel_agents.engine.locks import JournalInUse, JournalLock, lock_path
-from parallel_agents.openclaw.runtime import attempt_label, run_tag
+from parallel_agents.openclaw.spawn import attempt_label, run_tag
 
 from test_engine import WRITER, FailingCaller, attempt_of, sim, valid_output  # noqa: E402
 from test_hostmode import Host, cli, valid, write_tasks  # noqa: E402
@@ -158,7 +158,7 @@ import os, sys, time
 sys.path.insert(0, {repo!r})
 from parallel_agents.cli.main import main
 import parallel_agents.cli.host, parallel_agents.host.hostmode, parallel_agents.host.hostinput
-import parallel_agents.openclaw.deliveries, parallel_agents.replies.outputs, parallel_agents.api
+import parallel_agents.openclaw.deliveries, parallel_agents.replies.validate, parallel_agents.api
 parallel_agents.api.load_registry()
 open(sys.argv[1], "w").close()
 while not os.path.exists(sys.argv[2]):

@@ -11,7 +11,8 @@ import pytest
 
 from parallel_agents.definitions.registry import load_registry
 from parallel_agents.core.errors import InputError, RunAborted, ToolError
-from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, Reply
+from parallel_agents.simulation.directives import Reply
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.engine.journal import read_records
 from parallel_agents.engine.mapping import SpecError, map_task, parse_path
 from parallel_agents.orchestrator import RealAIParallelOrchestrator

@@ -12,7 +12,7 @@ from parallel_agents.definitions.model import check_definition
 from parallel_agents.core.errors import DefinitionError, InputError
 from parallel_agents.workflows.meta import (collect_designs, create_meta_agent_workflow, install_agent,
                                   normalise_design)
-from parallel_agents.simulation.fake_openclaw import Reply
+from parallel_agents.simulation.directives import Reply
 from parallel_agents.simulation.simulated import AgentPlayer
 from parallel_agents.engine.tasks import AgentTask
 from test_engine import fenced_json, new_fake, new_orch, task_of

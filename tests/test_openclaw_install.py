@@ -24,7 +24,8 @@ from openclaw_package import node, package_dir
 from test_package import make_release
 
 from parallel_agents import __version__
-from parallel_agents.release.packaging import NAME, build_package, read_version
+from parallel_agents.release.manifest import NAME, read_version
+from parallel_agents.release.packaging import build_package
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.openclaw

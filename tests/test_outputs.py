@@ -1,4 +1,4 @@
-"""Behaviour of parallel_agents.replies.outputs: finding a child's reply, parsing it, validating it.
+"""Behaviour of parallel_agents.replies (extract, repair, validate): finding a child's reply, parsing it, validating it.
 
 Read top to bottom: extraction (history, announce, agents_wait), the JSON repair ladder and what it
 refuses, schema validation, then the whole check with its retry hint.
@@ -10,11 +10,12 @@ import referencing
 from referencing.jsonschema import DRAFT202012
 
 from parallel_agents.core.errors import DefinitionError, InputError
-from parallel_agents.replies.outputs import (
-    MAX_PROBLEMS, REPAIR_BOM, REPAIR_FENCE, REPAIR_PROSE, REPAIR_TRAILING_COMMAS, TRUNCATED,
-    TRUNCATED_JSON, Reply, check_reply, extract_reply, parse_announce, parse_json_reply,
-    validate_output,
+from parallel_agents.openclaw.announce import parse_announce
+from parallel_agents.replies.extract import Reply, extract_reply
+from parallel_agents.replies.repair import (
+    REPAIR_BOM, REPAIR_FENCE, REPAIR_PROSE, REPAIR_TRAILING_COMMAS, TRUNCATED_JSON, parse_json_reply,
 )
+from parallel_agents.replies.validate import MAX_PROBLEMS, TRUNCATED, check_reply, validate_output
 
 REVIEW_SCHEMA = {
     "type": "object",

@@ -25,9 +25,10 @@ from openclaw_package import package_dir
 import yaml
 
 from parallel_agents import __version__
-from parallel_agents.core.errors import ParallelAgentsError
-from parallel_agents.release.packaging import (NAME, PackageError, build_manifest, build_package,
-                                       read_package, shipped_files, zip_bytes)
+from parallel_agents.core.errors import PackageError, ParallelAgentsError
+from parallel_agents.release.manifest import NAME, build_manifest, shipped_files
+from parallel_agents.release.packaging import build_package, zip_bytes
+from parallel_agents.release.zipread import read_package
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import pytest
 
 from parallel_agents.definitions.registry import load_registry
 from parallel_agents.core.errors import InputError
-from parallel_agents.simulation.fake_openclaw import Reply
+from parallel_agents.simulation.directives import Reply
 from parallel_agents.workflows.planning import plan_problems
 from parallel_agents.simulation.simulated import AgentPlayer
 from parallel_agents.engine.tasks import AgentTask

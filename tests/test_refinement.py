@@ -11,7 +11,7 @@ import pytest
 from parallel_agents.definitions.registry import load_registry
 from parallel_agents.definitions.model import AgentDefinition, check_definition
 from parallel_agents.core.errors import DefinitionError, InputError, UnknownAgentError
-from parallel_agents.simulation.fake_openclaw import Reply
+from parallel_agents.simulation.directives import Reply
 from parallel_agents.simulation.simulated import AgentPlayer
 from test_engine import fenced_json, new_fake, new_orch
 

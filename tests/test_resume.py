@@ -25,7 +25,8 @@ from parallel_agents.core.errors import InputError, RunAborted, ToolError
 from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.openclaw.runtime import OpenClawRuntime, attempt_label
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import attempt_label
 from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import (FAST, MODELS, WRITER, FailingCaller, attempt_of, sim, task_of,  # noqa: E402

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from parallel_agents.simulation.fake_openclaw import (FakeOpenClaw, Reply, SpawnView, TRUNCATION_MARKER,
-                                           directive_responder)
-from parallel_agents.openclaw.runtime import (OpenClawRuntime, RunOutcome, SpawnRefused, SpawnRequest,
-                                     classify_refusal, make_task_name)
+from parallel_agents.simulation.directives import Reply, SpawnView, directive_responder
+from parallel_agents.simulation.fake_history import TRUNCATION_MARKER
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+from parallel_agents.openclaw.runs import RunOutcome
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import SpawnRefused, SpawnRequest, classify_refusal, make_task_name
 from parallel_agents.openclaw.toolcaller import (ModuleToolCaller, ToolCaller, ToolError,
                                         find_tools_module, unwrap_result)
 

@@ -1,7 +1,7 @@
 """The soak: 1,000 tasks through the engine on FakeOpenClaw with most kinds of trouble at once
 (history collection, the gateway's path, with spawns and reads 4 at once), and 500 on collectors.
 
-Every task is scripted by the SIM line in its text (parallel_agents.simulation.fake_openclaw), plus two
+Every task is scripted by the SIM line in its text (parallel_agents.simulation.directives), plus two
 keys of this file's own: `invalid_first` (the first N replies of the task break its schema; see
 `soak_script`) and `lose` (the transport loses the first spawn request, or the answer to it; see
 `LossyCaller`). The strongest tier always fails and the fake refuses children past 5 while the
@@ -33,11 +33,13 @@ from parallel_agents.definitions.registry import load_registry
 from parallel_agents.engine.costs import PriceTable
 from parallel_agents.definitions.model import schema_registry
 from parallel_agents.core.errors import ToolError
-from parallel_agents.simulation.fake_openclaw import FakeOpenClaw, directive_responder, parse_directive
+from parallel_agents.simulation.directives import directive_responder, parse_directive
+from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.engine.journal import read_records
 from parallel_agents.orchestrator import RealAIParallelOrchestrator, restore_state
-from parallel_agents.replies.outputs import validate_output
-from parallel_agents.openclaw.runtime import OpenClawRuntime, Receipt
+from parallel_agents.replies.validate import validate_output
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import Receipt
 from parallel_agents.engine.tasks import AgentTask
 
 from test_engine import (BALANCED, FAST, MODELS, REVIEWER, STRONGEST, WRITER, Recorder,
@@ -512,7 +514,7 @@ def test_the_seam_monitor_sees_two_live_attempts_of_one_task():
         def wait(self, run_ids, timeout_s):
             return [dataclasses.make_dataclass("Outcome", ["run_id"])(run_ids[0])]
 
-    from parallel_agents.openclaw.runtime import SpawnRequest
+    from parallel_agents.openclaw.spawn import SpawnRequest
     monitor = SeamMonitor(Stub())
     monitor.spawn(SpawnRequest("x", "a#1", "t", None, 1))
     monitor.wait(["run-a#1"], 0)

@@ -6,11 +6,11 @@ import pytest
 
 from parallel_agents.definitions.registry import load_registry
 from parallel_agents.core.errors import InputError
-from parallel_agents.simulation.fake_openclaw import Reply
+from parallel_agents.simulation.directives import Reply
 from parallel_agents.simulation.simulated import AgentPlayer
 from parallel_agents.workflows.teams import (CONTENT_WRITERS, REVIEWERS, create_content_team,
                                    create_dev_team, create_review_team)
-from test_engine import fenced_json, new_fake, new_orch, task_of
+from test_engine import fenced_json, journal_of, new_fake, new_orch, task_of
 
 CODE = "def average(values):\n    return sum(values) / len(values)\n"
 
@@ -85,7 +85,7 @@ def test_dev_team_designs_first_and_feeds_the_designs_to_the_builders(fast_confi
     assert by_id["dev-frontend"].input_data["framework"] == "React"
     assert by_id["dev-backend"].timeout_seconds == timeout_of("backend_developer") == 300
 
-    results, fake, _, played = run(tasks, fast_config, tmp_path)
+    results, fake, orch, played = run(tasks, fast_config, tmp_path)
 
     assert all(r.ok for r in results), [r.error for r in results]
     outputs = {r.task_id: r.output for r in results}
@@ -99,7 +99,10 @@ def test_dev_team_designs_first_and_feeds_the_designs_to_the_builders(fast_confi
     assert runs["dev-backend"]["created_at"] >= max(runs["dev-api"]["ended_at"],
                                                     runs["dev-database"]["ended_at"])
     assert runs["dev-frontend"]["created_at"] >= runs["dev-api"]["ended_at"]
-    assert runs["dev-devops"]["created_at"] < runs["dev-api"]["ended_at"]        # did not wait
+    # devops did not wait for the design: spawned in the first wave, before dev-api's result was
+    # in (the journal's order, which the scheduler decides; the clock depends on the machine)
+    order = [(r["type"], r.get("task_id")) for r in journal_of(orch, tmp_path)]
+    assert order.index(("spawn_accepted", "dev-devops")) < order.index(("task_finished", "dev-api"))
 
 
 def test_dev_team_a_failed_api_design_skips_backend_and_frontend_only(fast_config, tmp_path):

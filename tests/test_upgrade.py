@@ -18,9 +18,10 @@ import yaml
 from test_package import make_release, rezip
 
 from parallel_agents import __version__
-from parallel_agents.core.errors import InputError
-from parallel_agents.release.install import commented_config, ensure_user_home, install, rollback, upgrade
-from parallel_agents.release.packaging import MANIFEST, PackageError, read_manifest, read_version
+from parallel_agents.core.errors import InputError, PackageError
+from parallel_agents.release.install import commented_config, ensure_user_home, install
+from parallel_agents.release.manifest import MANIFEST, read_manifest, read_version
+from parallel_agents.release.upgrade import rollback, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 V2 = "0.2.0"
@@ -364,7 +365,8 @@ def test_a_corrupt_zip_is_refused_and_nothing_changes(v1, releases, pa_home, tmp
 def test_a_zip_whose_agents_do_not_validate_is_refused(v1, releases, pa_home, tmp_path):
     """The manifest matches, but the new version's own validation fails: refused, and the
     staging folder is gone."""
-    from parallel_agents.release.packaging import build_manifest, shipped_files, zip_bytes
+    from parallel_agents.release.manifest import build_manifest, shipped_files
+    from parallel_agents.release.packaging import zip_bytes
     from test_package import copy_skill, set_version
     tree = copy_skill(tmp_path / "broken")
     set_version(tree, V2)

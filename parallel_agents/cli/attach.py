@@ -1,18 +1,18 @@
-"""CLI side of attached mode (attach.py): `--attach [SESSION] [--detach]` on the commands that run
-agents, and `runs RUN_ID [--wait]` to see, or wait for, one run (a detached one, say)."""
+"""CLI side of attached mode (openclaw/attach.py): `--attach [SESSION] [--detach]` on the
+commands that run agents runs the command again under `openclaw attach` (launch), and that
+child, `ai_orchestrator.py _attached`, runs it on a runtime over the grant (child_main).
+`runs RUN_ID [--wait]` (runs.py) sees, or waits for, one run (a detached one, say)."""
 from __future__ import annotations
 
 import json
 import os
-import time
+import sys
 from pathlib import Path
 
 from parallel_agents.core.errors import EnvironmentProblem, InputError
 from parallel_agents.core.paths import runs_dir
+from parallel_agents.cli.options import SCRIPT
 from parallel_agents.cli.render import to_json
-
-SCRIPT = str(Path(__file__).resolve().parent.parent / "ai_orchestrator.py")
-WAIT_POLL_S = 0.5
 
 
 def launch(args, argv: list[str], out, err) -> int:
@@ -67,7 +67,7 @@ def _preflight(args) -> tuple[str | None, int | None]:
         return args.run_id, grant_ttl_ms(timeouts, len(config.tiers), concurrency)
     if args.command == "run" and not (getattr(args, "team", None) or getattr(args, "goal", None)):
         from parallel_agents.definitions.registry import load_registry
-        from parallel_agents.cli.run import located_task_errors, tasks_from_args
+        from parallel_agents.cli.taskargs import located_task_errors, tasks_from_args
         with located_task_errors(args) as tasks:
             tasks += tasks_from_args(args)
             registry = load_registry()
@@ -77,82 +77,30 @@ def _preflight(args) -> tuple[str | None, int | None]:
     return None, None
 
 
-# -- runs RUN_ID [--wait] ------------------------------------------------------------------------
-def show_run(args, out) -> int:
-    """One run from its journal; with --wait, once it has finished (or --timeout passed)."""
-    from parallel_agents.cli.run import results_table
-    from parallel_agents.engine.journal import Journal, read_records
-    from parallel_agents.engine.tasks import AgentResult
-    path = Journal(args.run_id).path
-    deadline = time.monotonic() + args.timeout if args.timeout else None
-    while True:
-        try:
-            records = read_records(path)
-        except InputError:   # a detached run writes its journal once OpenClaw has started it
-            if not (args.wait and _still_running(args.run_id)):
-                raise
-            records = []
-        finished = any(r["type"] == "run_finished" for r in records)
-        if finished or not args.wait:
-            break
-        if not _still_running(args.run_id):
-            raise EnvironmentProblem(f"run {args.run_id} stopped before it finished",
-                                     field="run_id", fix=f"finish it: python3 {SCRIPT} resume "
-                                                         f"{args.run_id} --attach")
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        time.sleep(WAIT_POLL_S)
-    start = next((r for r in records if r["type"] == "run_started"), {})
-    if start.get("mode") == "host":
-        return _show_plan(args, records, start, out)
-    results = [AgentResult.from_dict(r["result"]) for r in records if r["type"] == "task_finished"]
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    state = "done" if finished else "running" if _still_running(args.run_id) else "stopped"
-    if finished:   # a detached run's spec and unread output are of no more use
-        for suffix in (".json", ".out"):
-            (runs_dir() / ".attach" / f"{args.run_id}{suffix}").unlink(missing_ok=True)
-    body = {"run_id": args.run_id, "state": state, "tasks": len(start.get("tasks", [])),
-            "counts": counts, "cost_usd": round(sum(r.cost_usd for r in results), 6),
-            "results": [r.to_dict() for r in results]}
-    if state != "done":
-        body["next"] = (f"python3 {SCRIPT} runs {args.run_id} --wait" if state == "running" else
-                        f"python3 {SCRIPT} resume {args.run_id} --attach")
-    if args.json:
-        out(to_json(body))
-    else:
-        out(results_table(results))
-        out(f"\nrun {args.run_id}: {state}; {len(results)} of {body['tasks']} task(s) final; "
-            f"${body['cost_usd']:.4f}" + (f"; next: {body['next']}" if "next" in body else ""))
-    return 0 if finished and all(r.ok for r in results) else 1
-
-
-def _show_plan(args, records: list[dict], start: dict, out) -> int:
-    """A host-mode plan (plan/check): its final results so far; check --plan finishes it."""
-    from parallel_agents.cli.render import table
-    results = [r["result"] for r in records if r["type"] == "task_finished"]
-    done = len(results) == len(start.get("tasks", []))
-    body = {"plan_id": args.run_id, "mode": "host", "state": "done" if done else "open",
-            "tasks": len(start.get("tasks", [])), "results": results}
-    if not done:
-        body["next"] = f"python3 {SCRIPT} check --plan {args.run_id} --json"
-    if args.json:
-        out(to_json(body))
-    else:
-        out(table([{"task": r["task_id"], "status": r["status"], "tier": r.get("tier") or "-",
-                    "attempts": len(r.get("attempts") or []), "note": r.get("error") or ""}
-                   for r in results], ["task", "status", "tier", "attempts", "note"]))
-        out(f"\nplan {args.run_id} (host mode): {len(results)} of {body['tasks']} task(s) final"
-            + (f"; next: {body['next']}" if not done else ""))
-    return 0 if done and all(r["status"] == "completed" for r in results) else 1
-
-
-def _still_running(run_id: str) -> bool:
-    """Whether the detached process of `run_id` (its pid in the attach spec) is alive."""
-    try:
-        spec = json.loads((runs_dir() / ".attach" / f"{run_id}.json").read_text(encoding="utf-8"))
-        os.kill(int(spec["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return True
+# -- the child: the command itself, on a runtime over the grant ----------------------------------
+def child_main(argv: list[str], run_command) -> int:
+    """`ai_orchestrator.py _attached --strict-mcp-config --mcp-config PATH` (as OpenClaw starts
+    the wrapper): run the spec's command over the grant, its output into the spec's file.
+    `run_command(argv, runtime=..., out=...)` is the CLI's main."""
+    from parallel_agents.openclaw.attach import SPEC_ENV, TOKEN_ENV, write_private
+    from parallel_agents.openclaw.mcp import McpToolCaller
+    from parallel_agents.openclaw.runtime import OpenClawRuntime
+    spec_path = os.environ.get(SPEC_ENV)
+    config = argv[argv.index("--mcp-config") + 1] if "--mcp-config" in argv[:-1] else None
+    if not spec_path or not config:
+        print("error: _attached is started by `openclaw attach --bin` (use --attach)", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    caller = McpToolCaller.from_grant(config, os.environ)
+    if spec.get("hold"):   # hand the grant to the Python process that asked, hold it till EOF
+        write_private(Path(spec["hold"]), json.dumps({"url": caller.url, "token": os.environ[TOKEN_ENV]}))
+        sys.stdin.read()
+        return 0
+    runtime = OpenClawRuntime(caller, collection="collector", requester_session_key=spec.get("session"))
+    out_path = Path(spec["output"])
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        def out(text: str = "") -> None:
+            fh.write(text + "\n")
+            fh.flush()
+        return run_command(spec["argv"], runtime=runtime, out=out)

@@ -22,9 +22,9 @@ def add_options(p) -> None:
 
 def _max_cost(text: str) -> float:
     import argparse
-    from parallel_agents.cli.run import _usd
+    from parallel_agents.cli.options import usd
     try:
-        return _usd(text)
+        return usd(text)
     except argparse.ArgumentTypeError as exc:
         if "more than 0" in str(exc):
             raise argparse.ArgumentTypeError("must be more than 0 USD, e.g. 2.50 (leave it out "

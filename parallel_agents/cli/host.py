@@ -6,16 +6,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from parallel_agents.cli.estimate import add_options as add_estimate_options, preflight
+from parallel_agents.cli.options import SCRIPT, add_json
 from parallel_agents.cli.render import table, to_json
+from parallel_agents.cli.taskargs import add_task_options, located_task_errors, tasks_from_args
 
-SCRIPT = str(Path(__file__).resolve().parent.parent / "ai_orchestrator.py")
 
-
-def add_parsers(sub, add_json) -> None:
-    from parallel_agents.cli.run import add_task_options
+def add_parsers(sub) -> None:
     p = sub.add_parser("plan", help="host-agent mode: print the sessions_spawn calls to make")
     add_task_options(p)
-    from parallel_agents.cli.estimate import add_options as add_estimate_options
     add_estimate_options(p)   # --estimate (no plan is made), --max-cost (no plan past it)
     p.add_argument("--collect", action="store_true",
                    help="add Swarm collector fields (collect, outputSchema, groupId) to JSON tasks")
@@ -104,11 +103,9 @@ def _answer(plan, spawns, args, out, *, running: set = frozenset(), extra=None) 
 
 
 def cmd_plan(args, out) -> int:
-    from parallel_agents.cli.run import located_task_errors, tasks_from_args
     from parallel_agents.openclaw.hostenv import plan_settings
     from parallel_agents.host.hostmode import HostPlan
     registry, config = _deps()
-    from parallel_agents.cli.estimate import preflight
     with located_task_errors(args) as tasks:
         tasks += tasks_from_args(args)
         done, estimate = preflight(args, out, lambda: _estimate(tasks, registry, config,
@@ -130,7 +127,7 @@ def cmd_plan(args, out) -> int:
 
 
 def _estimate(tasks, registry, config, reuse: bool = False):
-    from parallel_agents.engine.estimate import estimate_tasks
+    from parallel_agents.engine.estimator import estimate_tasks
     from parallel_agents.engine.reuse import ReuseStore
     from parallel_agents.engine.usage_history import load_history
     return estimate_tasks(tasks, registry=registry, config=config,

@@ -1,6 +1,8 @@
-"""`python3 ai_orchestrator.py COMMAND`: the command line. Renders what the library returns and
-turns its typed errors into one line each (file:line: field: message (fix: ...)) and an exit code:
-0 ok, 1 invalid input found / tasks failed, 2 bad usage, 3 missing dependency or runtime."""
+"""`python3 ai_orchestrator.py COMMAND`: the command line. Builds the parser from each command
+module's `add_parsers`, dispatches to its `COMMANDS`, and turns the library's typed errors into
+one line each (file:line: field: message (fix: ...)) and an exit code: 0 ok, 1 invalid input
+found / tasks failed, 2 bad usage, 3 missing dependency or runtime. The agent-definition
+commands (list, show, validate) live here."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +12,7 @@ from pathlib import Path
 
 from parallel_agents import __version__
 from parallel_agents.core.errors import ParallelAgentsError
+from parallel_agents.cli.options import add_json, read_input_file
 from parallel_agents.cli.render import table, to_json
 
 SAMPLE_TASK = "Sample task: show how you would handle a typical request in your area."
@@ -27,10 +30,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _add_json(p):
-    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ai_orchestrator.py",
                      description="Fan work out to specialised OpenClaw sub-agents.")
@@ -40,31 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list agent types")
     p.add_argument("--category", help="only this category")
-    _add_json(p)
+    add_json(p)
 
     p = sub.add_parser("show", help="show an agent definition and the prompt it builds")
     p.add_argument("name", help="agent type or alias")
     p.add_argument("--task", default=None, help="task description for the sample prompt")
     p.add_argument("--input", default=None, metavar="FILE",
                    help="YAML/JSON file with input data for the sample prompt")
-    _add_json(p)
+    add_json(p)
 
     p = sub.add_parser("validate", help="check agent definitions and config")
     p.add_argument("paths", nargs="*", type=Path,
                    help="definition files or folders (default: shipped + overlay + config)")
-    _add_json(p)
+    add_json(p)
 
-    from parallel_agents.cli import host as cli_host
-    from parallel_agents.cli import run as cli_run
-    cli_run.add_parsers(sub, _add_json)
-    cli_host.add_parsers(sub, _add_json)
-    from parallel_agents.cli import workflows as cli_workflows
-    cli_workflows.add_parsers(sub, _add_json)
-    from parallel_agents.cli import package as cli_package
-    cli_package.add_parsers(sub, _add_json)
-    from parallel_agents.cli import setup as cli_setup
-    cli_setup.add_parsers(sub, _add_json)
+    for module in _command_modules():   # in the order --help lists them
+        module.add_parsers(sub)
     return parser
+
+
+def _command_modules():
+    from parallel_agents.cli import demo, host, package, run, runs, setup, workflows
+    return run, demo, runs, host, workflows, package, setup
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -93,42 +89,11 @@ def _unknown_category(category, categories):
                       fix="use one of: " + ", ".join(categories))
 
 
-def output_folder(path: Path | None, option: str = "--out") -> Path | None:
-    """Check an output folder option before any work is done: it must be a folder, or not exist
-    yet under a folder that does (InputError naming the option and the fix otherwise)."""
-    from parallel_agents.core.errors import InputError
-    if path is None:
-        return None
-    if path.exists() and not path.is_dir():
-        raise InputError("is a file, not a folder", file=str(path), field=option,
-                         fix=f"name a folder for {option} (it is created when missing)")
-    parent = next((p for p in path.parents if p.exists()), None)
-    if not path.exists() and parent is not None and not parent.is_dir():
-        raise InputError(f"{parent} is a file, so this folder cannot be created", file=str(path),
-                         field=option, fix=f"name a folder for {option}")
-    return path
-
-
-def _read_input_file(path: str) -> dict:
-    from parallel_agents.core import yamlio
-    from parallel_agents.core.errors import InputError
-    text = yamlio.read_text(Path(path), shown=path)
-    data, problem = yamlio.parse(text, shown=path)
-    if problem:
-        raise InputError(problem.message, problems=[problem])
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError("input data must be a mapping of keys to values", file=path, line=1,
-                         fix="write it as `key: value` lines (YAML) or a JSON object")
-    return data
-
-
 def cmd_show(args, out) -> int:
     from parallel_agents.prompts.build import build_prompt
     from parallel_agents.definitions.registry import Registry
     definition = Registry.load().get(args.name)
-    input_data = _read_input_file(args.input) if args.input else {}
+    input_data = read_input_file(args.input) if args.input else {}
     prompt = build_prompt(definition, args.task or SAMPLE_TASK, input_data)
     if args.json:
         out(to_json({"definition": definition.to_dict(), "source": definition.source,
@@ -157,13 +122,10 @@ def cmd_validate(args, out) -> int:
 
 
 def _commands():
-    from parallel_agents.cli.host import COMMANDS as host_commands
-    from parallel_agents.cli.run import COMMANDS as run_commands
-    from parallel_agents.cli.workflows import COMMANDS as workflow_commands
-    from parallel_agents.cli.package import COMMANDS as package_commands
-    from parallel_agents.cli.setup import COMMANDS as setup_commands
-    return {"list": cmd_list, "show": cmd_show, "validate": cmd_validate, **run_commands,
-            **host_commands, **workflow_commands, **package_commands, **setup_commands}
+    commands = {"list": cmd_list, "show": cmd_show, "validate": cmd_validate}
+    for module in _command_modules():
+        commands.update(module.COMMANDS)
+    return commands
 
 
 # Commands that run without jsonschema and pyyaml: `setup` installs them, `doctor` reports them.
@@ -180,12 +142,12 @@ def _render_error(exc: ParallelAgentsError, as_json: bool, err, out) -> None:
 
 
 def main(argv: list[str] | None = None, *, runtime=None, out=None) -> int:
-    """The CLI. `runtime` and `out` are set by attached mode's child (attach.py): the command
-    runs on that runtime and writes its output through `out`."""
+    """The CLI. `runtime` and `out` are set by attached mode's child (attach.py child_main): the
+    command runs on that runtime and writes its output through `out`."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_attached"]:
-        from parallel_agents.openclaw.attach import child_main
-        return child_main(argv[1:])
+        from parallel_agents.cli.attach import child_main
+        return child_main(argv[1:], main)
     _Parser.json_errors = "--json" in argv
     args = build_parser().parse_args(argv)
     out = out or (lambda text="": print(text, flush=True))

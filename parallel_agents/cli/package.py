@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from parallel_agents.core.errors import InputError
+from parallel_agents.cli.options import add_json, output_folder
 from parallel_agents.cli.render import to_json
 
 
-def add_parsers(sub, add_json) -> None:
+def add_parsers(sub) -> None:
     p = sub.add_parser("package", help="build dist/parallel-agents-VERSION.zip with MANIFEST.json")
     p.add_argument("--out", type=Path, metavar="DIR", help="folder for the zip (default: dist/)")
     add_json(p)
@@ -34,7 +35,6 @@ def add_parsers(sub, add_json) -> None:
 
 
 def cmd_package(args, out) -> int:
-    from parallel_agents.cli.main import output_folder
     from parallel_agents.release.packaging import build_package
     report = build_package(out=output_folder(args.out))
     if args.json:
@@ -93,7 +93,7 @@ def _render_upgrade(report, out) -> None:
 
 
 def cmd_upgrade(args, out) -> int:
-    from parallel_agents.release.install import rollback, upgrade
+    from parallel_agents.release.upgrade import rollback, upgrade
     if args.rollback and args.zip:
         raise InputError("--rollback takes no ZIP", field="--rollback",
                          fix="run `upgrade --rollback` alone, or `upgrade ZIP`")

@@ -1,11 +1,14 @@
 """Live progress on stderr from engine events: one rewriting line on a terminal, one line per
-finished task otherwise. The engine never prints; this is the CLI's view of its events."""
+finished task otherwise (and one per workflow step). The engine never prints; this is the CLI's
+view of its events."""
 from __future__ import annotations
 
 import sys
 import time
 
 FINAL = {"completed": "ok", "failed": "FAILED", "timeout": "TIMEOUT", "skipped": "skipped"}
+WORKFLOW_EVENTS = {"refined": "refine {task_id}: {message}", "planned": "plan: {message}",
+                   "installed": "installed {task_id}: {message}"}
 
 
 class Progress:
@@ -59,3 +62,25 @@ class Progress:
     def _write(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+
+
+class WorkflowProgress(Progress):
+    """Progress for workflows whose task count grows as they go (rounds, plan, synthesis):
+    `[done/known]` per task, and one line per workflow step (refinement round, plan, install)."""
+
+    def __init__(self, stream=None, *, quiet: bool = False):
+        super().__init__(0, stream, quiet=quiet)
+        self._seen: set[str] = set()
+
+    def __call__(self, event) -> None:
+        if event.kind in WORKFLOW_EVENTS:
+            if not self.quiet:
+                prefix = "\r\033[K" if self.tty else ""
+                line = WORKFLOW_EVENTS[event.kind].format(task_id=event.task_id, message=event.message)
+                self._write(f"{prefix}{line}\n")
+            return
+        if event.task_id not in self._seen and (event.kind == "queued" or event.kind in
+                                                ("completed", "failed", "timeout", "skipped")):
+            self._seen.add(event.task_id)
+            self.total += 1
+        super().__call__(event)

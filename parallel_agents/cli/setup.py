@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 
+from parallel_agents.cli.options import add_json
 from parallel_agents.cli.render import to_json
 
 
-def add_parsers(sub, add_json) -> None:
+def add_parsers(sub) -> None:
     p = sub.add_parser("setup", help="install jsonschema and pyyaml for this python3 into your "
                                      "user folder (when a command says they are missing)")
     p.add_argument("--force", action="store_true",

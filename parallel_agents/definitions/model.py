@@ -5,7 +5,7 @@ cannot say: the file name equals `name`, keys appear once, and `output_schema` i
 JSON Schema whose references resolve.
 
 Least privilege (`agent_id`, `sandbox`): a definition may name the configured OpenClaw agent its
-children run as and require a sandbox. Both go to sessions_spawn unchanged (runtime.SpawnRequest,
+children run as and require a sandbox. Both go to sessions_spawn unchanged (spawn.SpawnRequest,
 hostmode's spawns) and are absent from the spawn when the definition does not set them. What
 OpenClaw 2026.9.6 accepts (node_modules/openclaw/dist):
 - `agentId`: a string (sessions-spawn-tool-*.mjs createSessionsSpawnToolSchema). Valid ids match
@@ -245,20 +245,32 @@ def check_definition(data, *, file: str | Path | None = None, text: str | None =
     return problems
 
 
-def read_definition_file(path: Path) -> tuple[dict | None, str, list[Problem]]:
-    """(data, text, problems) for one file, without raising."""
-    shown = display(path)
+def read_definition_text(path: Path) -> tuple[str, list[Problem]]:
+    """(text, problems) of one file, without raising."""
     try:
-        text = yamlio.read_text(path, shown=shown)
+        return yamlio.read_text(path, shown=display(path)), []
     except DefinitionError as exc:
-        return None, "", exc.problems
+        return "", exc.problems
     except Exception as exc:  # InputError from read_text
         problems = getattr(exc, "problems", None)
         if problems is None:
             raise
+        return "", problems
+
+
+def parse_definition_text(text: str, path: Path) -> tuple[dict | None, list[Problem]]:
+    """(data, problems) of a file's text, without raising."""
+    data, problem = yamlio.parse(text, shown=display(path))
+    return data, [problem] if problem else []
+
+
+def read_definition_file(path: Path) -> tuple[dict | None, str, list[Problem]]:
+    """(data, text, problems) for one file, without raising."""
+    text, problems = read_definition_text(path)
+    if problems:
         return None, "", problems
-    data, problem = yamlio.parse(text, shown=shown)
-    return data, text, [problem] if problem else []
+    data, problems = parse_definition_text(text, path)
+    return data, text, problems
 
 
 def load_definition_file(path: Path, *, origin: str = "inline") -> AgentDefinition:

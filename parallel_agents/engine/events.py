@@ -34,6 +34,12 @@ class Emitter:
     def __init__(self, *callbacks):
         self.callbacks = [c for c in callbacks if c is not None]
 
+    @property
+    def wanted(self) -> bool:
+        """Whether an event would reach anyone: a callback, or the debug log. The scheduler
+        makes no Event when not (a few microseconds each, several per task)."""
+        return bool(self.callbacks) or log.isEnabledFor(logging.DEBUG)
+
     def __call__(self, event: Event) -> None:
         log.debug("%s %s %s", event.kind, event.task_id, event.message)
         for callback in self.callbacks:

@@ -30,11 +30,12 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from parallel_agents.core.errors import InputError
 from parallel_agents.core.paths import runs_dir
+from parallel_agents.engine.tasks import AgentTask
 
 _RUN_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -165,15 +166,11 @@ def _tasks(value) -> bool:
     return isinstance(value, list) and all(_task(t) for t in value)
 
 
-_TASK_FIELDS: set = set()
+_TASK_FIELDS = frozenset(f.name for f in fields(AgentTask))
 
 
 def _task(value) -> bool:
     """A task as AgentTask.to_dict wrote it (AgentTask.from_dict takes no other keys)."""
-    if not _TASK_FIELDS:
-        from dataclasses import fields
-        from parallel_agents.engine.tasks import AgentTask
-        _TASK_FIELDS.update(f.name for f in fields(AgentTask))
     return (isinstance(value, dict) and set(value) <= _TASK_FIELDS
             and _text(value.get("agent_type")) and _text(value.get("task_description"))
             and _text(value.get("task_id", "")) and isinstance(value.get("depends_on", []), list)

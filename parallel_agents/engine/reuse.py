@@ -10,7 +10,7 @@ never kept.
 the effective definition: an edited prompt or schema misses), the first attempt's prompt as
 prompts.build_prompt makes it (task text, input data, the upstream outputs fed in, the reply
 contract), the output format, and the starting tier's name and model. A hit is validated against
-the agent's current output_schema again before it is used (scheduler._reused).
+the agent's current output_schema again before it is used (reuse_steps.ReuseSteps.reused).
 
 The store: `$PARALLEL_AGENTS_HOME/reuse/`, append-only segment files (`*.jsonl`, mode 0600), one
 per process and run (a new one past a tenth of the cap), one line per entry beginning with its
@@ -92,7 +92,7 @@ def still_valid(value, definition, output_format: str) -> bool:
         if schema is None:
             return isinstance(value, dict)
         from parallel_agents.definitions.model import schema_registry
-        from parallel_agents.replies.outputs import validate_output
+        from parallel_agents.replies.validate import validate_output
         return not validate_output(value, schema, registry=schema_registry())
     return isinstance(value, str) and bool(value.strip())
 

@@ -61,6 +61,10 @@ class AgentTask:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def to_record(self) -> dict:
+        """A shallow copy for the journal, which serialises it at once (asdict deep-copies)."""
+        return dict(self.__dict__)
+
     def inputs(self, outputs: dict) -> tuple[dict, dict | None]:
         """(input data, context) for the prompt, given {task_id: output} of the tasks this one
         depends on: input_from fields are filled in; the other dependencies are the context."""

@@ -1,6 +1,6 @@
 """What the user's own journals say about a run before it starts: the tokens each agent's attempts
 used on each model, and how often an attempt on a tier completed, was re-asked or escalated.
-estimate.py turns this into an expected cost.
+estimator.py turns this into an expected cost.
 
     history = load_history(registry=registry)    # the most recent runs in the runs folder
     history.input_ratios[("code_reviewer", "kimi-coding/k2p5")]   # [1.02, 0.98, ...]

@@ -7,7 +7,7 @@ tried with `--probe`, which spawns one tiny run per tier.
 
 Least privilege: every agent definition that names an OpenClaw agent (`agent_id`) is checked
 against the gateway's `agents_list` (the agent ids this session may spawn as) when the gateway
-answers it, else against the local openclaw.json (openclaw_local.AgentRoster: agents.entries or
+answers it, else against the local openclaw.json (roster.AgentRoster: agents.entries or
 agents.list, subagents.allowAgents, with OpenClaw's rules from spawn_targets.py); a definition
 with `sandbox: require` against the sandbox.mode of the agent it runs as (local config only).
 agents_list is not in OpenClaw's "coding" tool profile, so a stock gateway offers it neither over
@@ -174,7 +174,8 @@ def _gateway_checks(config, *, probe: bool, url: str | None = None,
 
 def _tier_checks(caller, config, *, probe: bool) -> list[Check]:
     from parallel_agents.core.errors import ToolError
-    from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
+    from parallel_agents.openclaw.runtime import OpenClawRuntime
+    from parallel_agents.openclaw.spawn import SpawnRefused, SpawnRequest
     if not probe:
         return [Check("tier models", SKIP, "use --probe to spawn one tiny run per tier")]
     runtime = OpenClawRuntime(caller, collection="history")

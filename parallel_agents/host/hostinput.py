@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from parallel_agents.replies import outputs
+from parallel_agents.openclaw import toolresults
+from parallel_agents.replies import extract
 from parallel_agents.openclaw.deliveries import SETTLE_HEAD, SETTLED_MARKER, has_delivery_marker, parse_deliveries
 from parallel_agents.core.errors import InputError
 
@@ -19,13 +20,13 @@ EXPECTED = ("the message OpenClaw delivered when the children settled (or a comp
             "or with --task TASK_ID a child's reply or sessions_history JSON")
 
 
-def read_replies(text: str, *, task_id: str | None) -> list[tuple[str | None, outputs.Reply]]:
+def read_replies(text: str, *, task_id: str | None) -> list[tuple[str | None, extract.Reply]]:
     value = _json(text)
     if isinstance(value, dict) and _is_tool_result(value):     # JSON can quote any marker
         if not task_id:
             raise InputError("a tool result does not say which task it belongs to",
                              field="--task", fix="pass --task TASK_ID with it")
-        return [(None, outputs.extract_reply(value))]
+        return [(None, extract.extract_reply(value))]
     if has_delivery_marker(text):
         events = parse_deliveries(text)
         if not events and SETTLE_HEAD in text and SETTLED_MARKER not in text:
@@ -38,7 +39,7 @@ def read_replies(text: str, *, task_id: str | None) -> list[tuple[str | None, ou
         if task_id and len(events) > 1:
             raise InputError("--task names one task, but the input holds several child results",
                              field="--task", fix="drop --task: results are matched by their label")
-        return [(e.task, outputs.reply_from_event(e)) for e in events]
+        return [(e.task, extract.reply_from_event(e)) for e in events]
     if isinstance(value, dict) and not task_id:
         keys = ", ".join(sorted(map(str, value))[:8])
         raise InputError(f"unrecognised JSON object (keys: {keys})", field="input",
@@ -47,7 +48,7 @@ def read_replies(text: str, *, task_id: str | None) -> list[tuple[str | None, ou
         raise InputError("this input does not say which task it belongs to", field="--task",
                          fix="pass --task TASK_ID with a raw reply or sessions_history JSON, or pass "
                              "the whole completion message")
-    return [(None, outputs.extract_reply(text))]
+    return [(None, extract.extract_reply(text))]
 
 
 def refusal_in(text: str) -> str | None:
@@ -55,7 +56,7 @@ def refusal_in(text: str) -> str | None:
     value = _json(text)
     if not isinstance(value, dict):
         return None
-    inner = outputs.unwrap_tool_result(value)
+    inner = toolresults.unwrap_tool_result(value)
     if inner.get("status") in ("error", "forbidden") and isinstance(inner.get("error"), str):
         return inner["error"]
     return None
@@ -72,4 +73,4 @@ def _json(text: str):
 
 
 def _is_tool_result(value: dict) -> bool:
-    return outputs.tool_result_kind(value) is not None
+    return toolresults.tool_result_kind(value) is not None

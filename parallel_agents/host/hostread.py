@@ -12,7 +12,7 @@ deny list, so no `gateway.tools` change is needed:
 - a label it does not show (a host in another session) is looked up with
   `sessions_list {label}` (rows carry `key`, `label`, `status`);
 - a finished child's reply is the last assistant message of `sessions_history {sessionKey}`
-  (outputs.extract_reply reads it: truncation, failed model calls).
+  (extract.extract_reply reads it through openclaw/history.py: truncation, failed model calls).
 
 Seen on openclaw 2026.9.6 (tests/integration/test_host_loop_live.py walks it).
 """
@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from parallel_agents.core.errors import InputError, ToolError
-from parallel_agents.replies.outputs import Reply, extract_reply
+from parallel_agents.replies.extract import Reply, extract_reply
 
 RUNNING, FINISHED, MISSING = "running", "finished", "missing"
 _END = {"done": "ok", "failed": "failed", "error": "failed", "timeout": "timeout",

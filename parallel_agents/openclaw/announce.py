@@ -2,7 +2,7 @@
 
 `parse_announce(text)` finds every `[Internal task completion event]` in it (one context block
 with events joined by "---", or several whole blocks pasted one after another) and returns
-AnnounceEvents; outputs.reply_from_event turns one into a Reply. The layout is OpenClaw
+AnnounceEvents; extract.reply_from_event turns one into a Reply. The layout is OpenClaw
 2026.9.6's (dist/internal-events-*.mjs, formatTaskCompletionEvent): see parse_announce.
 """
 from __future__ import annotations

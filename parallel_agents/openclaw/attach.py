@@ -6,9 +6,10 @@ same command under `openclaw attach --session SESSION --ttl MS --bin <wrapper>`.
 to that session (the main session by default), writes a `.mcp.json` naming the gateway's
 loopback MCP endpoint, and starts the wrapper as `<wrapper> --strict-mcp-config --mcp-config
 <path>` with the grant's token in OPENCLAW_MCP_TOKEN; when the wrapper exits, it revokes the
-grant. The wrapper runs `ai_orchestrator.py _attached …`: the command, read from a spec file,
-runs on an OpenClawRuntime over the grant (mcp.py) with Swarm collectors, collected by
-`agents_wait`, which returns each child's whole reply and its token usage (so costs are real).
+grant. The wrapper runs `ai_orchestrator.py _attached …` (cli/attach.py child_main): the command,
+read from a spec file, runs on an OpenClawRuntime over the grant (mcp.py) with Swarm collectors,
+collected by `agents_wait`, which returns each child's whole reply and its token usage (so costs
+are real).
 
 Why this door: no gateway configuration change (the HTTP deny list that keeps sessions_spawn off
 `/tools/invoke` does not apply to a grant), children are the bound session's own, collectors
@@ -89,7 +90,7 @@ class Launch:
                      "run_id": run_id}
         if hold:   # the child only hands the grant over and holds it (attached_runtime)
             self.spec["hold"] = str(self.grant_path)
-        _write_private(self.spec_path, json.dumps(self.spec))
+        write_private(self.spec_path, json.dumps(self.spec))
         self.output_path.unlink(missing_ok=True)
         self.wrapper = _wrapper()
 
@@ -127,7 +128,7 @@ class Launch:
             proc = subprocess.Popen(self.command(cli), env=self.environ(), stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=log, start_new_session=True)
         self.spec["pid"] = proc.pid
-        _write_private(self.spec_path, json.dumps(self.spec))
+        write_private(self.spec_path, json.dumps(self.spec))
         return proc.pid
 
     def output(self) -> str | None:
@@ -154,7 +155,8 @@ def _pump(stream, sink, tail: list[str]) -> None:
             sink(line)
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write `path` readable by this user only (a spec, a grant), atomically."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -175,7 +177,7 @@ def _wrapper() -> Path:
     except OSError:
         current = None
     if current != script:
-        _write_private(path, script)
+        write_private(path, script)
     os.chmod(path, 0o700)
     return path
 
@@ -240,31 +242,3 @@ def _await_grant(job: Launch, proc: subprocess.Popen, timeout_s: float) -> dict:
     proc.terminate()
     raise EnvironmentProblem(f"openclaw attach gave no grant within {timeout_s:g}s", field="attach",
                              fix="check the gateway (`openclaw status`) and run doctor")
-
-
-# -- the child: the command itself, on a runtime over the grant ----------------------------------
-def child_main(argv: list[str]) -> int:
-    """`ai_orchestrator.py _attached --strict-mcp-config --mcp-config PATH` (as OpenClaw starts
-    the wrapper): run the spec's command over the grant, its output into the spec's file."""
-    from parallel_agents.cli.main import main
-    from parallel_agents.openclaw.mcp import McpToolCaller
-    from parallel_agents.openclaw.runtime import OpenClawRuntime
-    spec_path = os.environ.get(SPEC_ENV)
-    config = argv[argv.index("--mcp-config") + 1] if "--mcp-config" in argv[:-1] else None
-    if not spec_path or not config:
-        print("error: _attached is started by `openclaw attach --bin` (use --attach)", file=sys.stderr)
-        return 2
-    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    caller = McpToolCaller.from_grant(config, os.environ)
-    if spec.get("hold"):   # hand the grant to the Python process that asked, hold it till EOF
-        _write_private(Path(spec["hold"]), json.dumps({"url": caller.url, "token": os.environ[TOKEN_ENV]}))
-        sys.stdin.read()
-        return 0
-    runtime = OpenClawRuntime(caller, collection="collector", requester_session_key=spec.get("session"))
-    out_path = Path(spec["output"])
-    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        def out(text: str = "") -> None:
-            fh.write(text + "\n")
-            fh.flush()
-        return main(spec["argv"], runtime=runtime, out=out)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import urllib.parse
 
 from parallel_agents.core.errors import EnvironmentProblem, ToolError
-from parallel_agents.openclaw.httpcall import BearerJsonCaller, blocks_for, check_url, error_message
+from parallel_agents.openclaw.httpcall import BearerJsonCaller, blocks_for, error_message
+from parallel_agents.openclaw.urls import check_url
 
 URL_ENV, TOKEN_ENV = "OPENCLAW_GATEWAY_URL", "OPENCLAW_GATEWAY_TOKEN"
 SPAWN_ALLOW_FIX = ('add "sessions_spawn" to gateway.tools.allow in openclaw.json (OpenClaw\'s '

@@ -17,21 +17,14 @@ on a live gateway):
   fallback) -> gateway.auth.password, none -> any bearer is accepted (seen). The FILE wins over
   OPENCLAW_GATEWAY_TOKEN / OPENCLAW_GATEWAY_PASSWORD, which count only when the file has no
   value (gateway/remote.md "local mode defaults"; seen: a gateway with token A in the file and
-  B in its environment accepts A and answers 401 to B). A value may be "${VAR}" (any config
-  string; `$${VAR}` is a literal), "$VAR", or a SecretRef `{source, provider, id}`: env refs and
-  placeholders are resolved from the process environment, then `$OPENCLAW_STATE_DIR/.env`, then
-  the config's `env.vars` (OpenClaw's own precedence); file/exec/store refs are not resolved here.
+  B in its environment accepts A and answers 401 to B). How a value is resolved ("${VAR}",
+  SecretRefs): localconfig.py.
 - Settings (agents.entries.main overrides agents.defaults): subagents.maxChildrenPerAgent
   (default 5, 1-20), subagents.maxConcurrent (default 8), sandbox.mode (off | non-main | all;
   anything but "off" sandboxes sub-agent sessions, which then cannot read host files),
   model (string or {primary}), modelPolicy.allow; tools.fs.workspaceOnly (default false);
   gateway.tools.allow (tools let through the HTTP deny list, e.g. sessions_spawn).
-- Agents (spawn_targets.py has OpenClaw's rules): the configured ids are the keys of
-  agents.entries, else the ids of the legacy agents.list, else just "main"; the requesting agent
-  is the one marked `default: true`, else the only one, else "main"; who it may spawn as comes
-  from its own subagents.allowAgents, else agents.defaults.subagents.allowAgents ("*" = any
-  configured agent); an agent's sub-agents are sandboxed when its sandbox.mode (else the
-  defaults') is non-main or all. `LocalOpenClaw.agent_roster()` reads them.
+- Agents: who sub-agents may run as, read from the config by roster.py.
 - `openclaw models list --all --json` (3-5 s; reads the running gateway's catalog, else the local
   cached one) prints `{"count", "models": [{"key", "name", "input", "contextWindow", "local",
   "available", "tags"}]}` on stdout (warnings go to stderr), tags such as "default",
@@ -48,75 +41,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from parallel_agents.core.errors import EnvironmentProblem, ParallelAgentsError, Problem
-from parallel_agents.openclaw.json5 import OpenClawConfigError, read_json5
+from parallel_agents.openclaw.localconfig import (MAIN_AGENT, ConfigVars, agent_setting, load_config,
+                                                  secret_from, setting, substitute, whole_setting)
 from parallel_agents.openclaw.models import ModelCatalog, catalog_rows
-from parallel_agents.openclaw.spawn_targets import SANDBOXED_MODES, allowed_targets, normalize_agent_id, target_error
+from parallel_agents.openclaw.roster import AgentRoster, agent_roster
 
 DEFAULT_PORT = 18789
-MAIN_AGENT = "main"
 TOKEN_ENV, PASSWORD_ENV, PORT_ENV = "OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD", "OPENCLAW_GATEWAY_PORT"
 NO_AUTH_BEARER = "openclaw-auth-mode-none"  # gateway.auth.mode "none" accepts any bearer
 _CONFIG_NAMES = ("openclaw.json", "clawdbot.json")
-
-
-# -- the config file and its settings -----------------------------------------------------------
-def _load_config(path: Path, depth: int = 0, seen: tuple = ()) -> tuple[dict, list[Path]]:
-    """The config with `$include`s merged (gateway/config-secrets-env.md: one file replaces the
-    containing object, a list is deep-merged in order, sibling keys override), and every file read."""
-    data, files = read_json5(path), [path]
-    return _expand(data, path.parent, depth, seen + (path.resolve(),), files, path), files
-
-
-def _expand(node: Any, base: Path, depth: int, seen: tuple, files: list, where: Path) -> Any:
-    if isinstance(node, list):
-        return [_expand(item, base, depth, seen, files, where) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict = {}
-    if "$include" in node:
-        targets = node["$include"] if isinstance(node["$include"], list) else [node["$include"]]
-        if depth >= 10 or not all(isinstance(t, str) for t in targets):
-            raise OpenClawConfigError("$include is not a file name, a list of them, or is nested more than "
-                                      "10 levels", file=where, field="$include")
-        for target in targets:
-            included = (base / Path(target).expanduser()).resolve()
-            if included in seen:
-                raise OpenClawConfigError(f"$include {target!r} includes itself", file=where, field="$include")
-            data, more = _load_config(included, depth + 1, seen)
-            files.extend(more)
-            out = _merge(out, data)
-    for key, value in node.items():
-        if key != "$include":
-            out[key] = _merge(out.get(key), _expand(value, base, depth, seen, files, where))
-    return out
-
-
-def _merge(old: Any, new: Any) -> Any:
-    if isinstance(old, dict) and isinstance(new, dict):
-        return {**old, **{k: _merge(old.get(k), v) for k, v in new.items()}}
-    return new
-
-
-def _get(node: Any, *keys: str, default: Any = None) -> Any:
-    for key in keys:
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return node
-
-
-def _agent_setting(config: dict, *keys: str) -> Any:
-    """agents.entries.main.<keys>, else agents.defaults.<keys>."""
-    value = _get(config, "agents", "entries", MAIN_AGENT, *keys)
-    return value if value is not None else _get(config, "agents", "defaults", *keys)
 
 
 def _user_path(value: str | None, home: Path) -> Path | None:
@@ -144,164 +83,6 @@ class _Hidden:
 
     def __deepcopy__(self, memo):  # dataclasses.asdict copies fields: keep the wrapper
         return self
-
-
-class _Vars:
-    """Variable lookup for "${VAR}" and env SecretRefs: the process environment, then
-    `$OPENCLAW_STATE_DIR/.env`, then the config's env.vars (none of them overrides the one before)."""
-
-    def __init__(self, environ: Mapping[str, str], state_dir: Path, config: dict):
-        self.layers = [environ, _read_dotenv(state_dir / ".env"), _get(config, "env", "vars", default={})]
-
-    def __call__(self, name: str) -> str | None:
-        for layer in self.layers:
-            value = layer.get(name) if isinstance(layer, Mapping) else None
-            if isinstance(value, str) and value:
-                return value
-        return None
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return {}
-    out = {}
-    for line in lines:
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[7:].lstrip()
-        name, sep, value = line.partition("=")
-        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            out[name.strip()] = value
-    return out
-
-
-_PLACEHOLDER = re.compile(r"\$(\$?)\{([A-Z_][A-Z0-9_]*)\}")
-
-
-def _substitute(text: str, lookup: _Vars) -> tuple[str, list[str]]:
-    """`text` with ${VAR} replaced (OpenClaw's rule: upper-case names; `$${VAR}` is a literal;
-    unset or empty ones stay as they are) and the names that stayed."""
-    missing: list[str] = []
-
-    def replace(match: re.Match) -> str:
-        if match.group(1):
-            return "${" + match.group(2) + "}"
-        value = lookup(match.group(2))
-        if value is None:
-            missing.append(match.group(2))
-            return match.group(0)
-        return value
-    return _PLACEHOLDER.sub(replace, text), missing
-
-
-def _secret_from(raw: Any, where: str, lookup: _Vars, problems: list[Problem],
-                 config_path: Path, env_name: str) -> tuple[str | None, str | None]:
-    """(secret, where it came from) for a config SecretInput; problems say what was not resolved
-    (never the value)."""
-    fix = f"set {env_name} in the environment this runs in, to the gateway's secret"
-    if raw is None or raw == "":
-        return None, None
-    if isinstance(raw, str):
-        short = re.fullmatch(r"\$([A-Z][A-Z0-9_]{0,127})", raw)   # the "$VAR" shorthand
-        if short:
-            value = lookup(short.group(1))
-            missing = [] if value else [short.group(1)]
-        else:
-            value, missing = _substitute(raw, lookup)
-        if not missing:
-            return value, where if value == raw else f"{where} (from the environment)"
-        problems.append(Problem(f"{where} refers to ${{{missing[0]}}}, which is not set here (not in the "
-                                "environment, the state dir's .env or env.vars)", str(config_path),
-                                field=where, fix=fix))
-        return None, None
-    if isinstance(raw, dict) and isinstance(raw.get("source"), str):
-        source, ident = raw["source"], raw.get("id")
-        if source == "env" and isinstance(ident, str):
-            value = lookup(ident)
-            if value is not None:
-                return value, f"{where} (env {ident})"
-            problems.append(Problem(f"{where} is an env SecretRef to {ident}, which is not set here",
-                                    str(config_path), field=where, fix=fix))
-            return None, None
-        problems.append(Problem(f"{where} is a {source!r} SecretRef, which this skill cannot resolve "
-                                "(only the gateway can)", str(config_path), field=where, fix=fix))
-        return None, None
-    problems.append(Problem(f"{where} is neither text nor a SecretRef", str(config_path), field=where,
-                            fix="see docs/gateway/secrets/secretref-contract.md"))
-    return None, None
-
-
-def _whole(value: Any, default: int, lo: int, hi: int, where: str, problems: list[Problem],
-           config_path: Path) -> int:
-    if value is None:
-        return default
-    if isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi:
-        return value
-    problems.append(Problem(f"{where} is {value!r}, not a whole number from {lo} to {hi}; OpenClaw "
-                            f"would refuse it, {default} is assumed", str(config_path), field=where,
-                            fix=f"use a whole number from {lo} to {hi}"))
-    return default
-
-
-# -- who sub-agents may run as -------------------------------------------------------------------
-@dataclass(frozen=True)
-class AgentRoster:
-    """The configured OpenClaw agents and who the requesting agent may spawn as (agentId)."""
-
-    configured: tuple[str, ...]            # agent ids (("main",) when none are configured)
-    roster_field: str | None               # "agents.entries" | "agents.list" | None (no roster)
-    requester: str                         # the agent whose spawns these are
-    allow_agents: tuple[str, ...] | None   # its subagents.allowAgents; None = not set
-    allow_field: str                       # where that is (or would be) set
-    sandbox_modes: dict = field(default_factory=dict, compare=False)  # id -> sandbox.mode
-
-    def allowed(self) -> tuple[bool, list[str]]:
-        """(allowAny, the agent ids a spawn may name) - what agents_list would show."""
-        return allowed_targets(self.requester, self.allow_agents, self.configured)
-
-    def refusal(self, agent_id: str) -> str | None:
-        """OpenClaw's refusal text for a spawn with this agentId; None when it is accepted."""
-        return target_error(self.requester, self.allow_agents, self.configured, agent_id)
-
-    def sandboxed(self, agent_id: str | None) -> bool:
-        """Whether a sub-agent running as `agent_id` (None: the requester) is sandboxed."""
-        return self.sandbox_modes.get(normalize_agent_id(agent_id or self.requester), "off") \
-            in SANDBOXED_MODES
-
-
-def agent_roster(config: dict) -> AgentRoster:
-    """An AgentRoster from an openclaw.json (see the module docstring)."""
-    agents = config.get("agents") if isinstance(config.get("agents"), dict) else {}
-    entries: dict[str, dict] = {}
-    field_name = None
-    if isinstance(agents.get("entries"), dict):
-        field_name = "agents.entries"
-        entries = {normalize_agent_id(k): v for k, v in agents["entries"].items() if isinstance(v, dict)}
-    elif isinstance(agents.get("list"), list):
-        field_name = "agents.list"
-        for item in agents["list"]:
-            if isinstance(item, dict):
-                entries.setdefault(normalize_agent_id(item.get("id")), item)
-    configured = tuple(entries) if field_name else (MAIN_AGENT,)
-    marked = [k for k, v in entries.items() if v.get("default") is True]
-    requester = marked[0] if len(marked) == 1 and agents.get("ownership") != "explicit" else \
-        configured[0] if len(configured) == 1 else MAIN_AGENT
-    own = _get(entries.get(requester), "subagents", "allowAgents")
-    defaults = _get(agents, "defaults", "subagents", "allowAgents")
-    allow = own if isinstance(own, list) else defaults if isinstance(defaults, list) else None
-    where = (f'the subagents.allowAgents of agent "{requester}" ({field_name})' if isinstance(own, list)
-             else "agents.defaults.subagents.allowAgents")
-    default_mode = _get(agents, "defaults", "sandbox", "mode", default="off")
-    modes = {k: _get(v, "sandbox", "mode", default=default_mode) for k, v in entries.items()}
-    modes.setdefault(MAIN_AGENT, default_mode)
-    return AgentRoster(configured, field_name, requester,
-                       tuple(str(a) for a in allow if isinstance(a, str)) if allow is not None else None,
-                       where, modes)
 
 
 # -- what an exec'd process sees ----------------------------------------------------------------
@@ -395,7 +176,7 @@ class LocalOpenClaw:
                                             timeout_s=timeout_s, cache=cache)
         if rows is None:
             return self._no_models(reason, "run `openclaw models list --all --json` to see the error")
-        providers = frozenset(_get(self.config, "models", "providers", default={}) or ())
+        providers = frozenset(setting(self.config, "models", "providers", default={}) or ())
         return ModelCatalog(rows, self.model_allow, providers, source)
 
     def _no_models(self, reason: str, fix: str) -> None:
@@ -444,7 +225,7 @@ def discover(environ: Mapping[str, str] | None = None) -> LocalOpenClaw:
     files: list[Path] = []
     if config_path.is_file():
         try:
-            config, files = _load_config(config_path)
+            config, files = load_config(config_path)
         except ParallelAgentsError as exc:
             problems.extend(exc.problems)
             files = [config_path]
@@ -452,7 +233,7 @@ def discover(environ: Mapping[str, str] | None = None) -> LocalOpenClaw:
         problems.append(Problem("the OpenClaw config is not a regular file", str(config_path),
                                 fix="point OPENCLAW_CONFIG_PATH at the real file"))
     where = config_path
-    lookup = _Vars(env, state_dir, config)
+    lookup = ConfigVars(env, state_dir, config)
 
     port, port_source = DEFAULT_PORT, "default"
     raw_port = env.get(PORT_ENV, "").strip()
@@ -462,45 +243,46 @@ def discover(environ: Mapping[str, str] | None = None) -> LocalOpenClaw:
         if raw_port:
             problems.append(Problem(f"{PORT_ENV}={raw_port!r} is not a port number", field=PORT_ENV,
                                     fix="unset it or give a number from 1 to 65535"))
-        if _get(config, "gateway", "port") is not None:
-            port = _whole(_get(config, "gateway", "port"), DEFAULT_PORT, 1, 65535, "gateway.port",
-                          problems, where)
+        if setting(config, "gateway", "port") is not None:
+            port = whole_setting(setting(config, "gateway", "port"), DEFAULT_PORT, 1, 65535, "gateway.port",
+                                 problems, where)
             port_source = "gateway.port"
-    scheme = "https" if _get(config, "gateway", "tls", "enabled") is True else "http"
+    scheme = "https" if setting(config, "gateway", "tls", "enabled") is True else "http"
     if scheme == "https":
         problems.append(Problem("gateway.tls.enabled: the gateway speaks HTTPS, maybe with a self-signed "
                                 "certificate Python does not trust", str(where), field="gateway.tls",
                                 fix="trust its certificate (SSL_CERT_FILE) or reach it another way"))
-    if _get(config, "gateway", "mode") == "remote":
+    if setting(config, "gateway", "mode") == "remote":
         problems.append(Problem("gateway.mode is \"remote\": this config is a client of another machine's "
                                 "gateway, not one running here", str(where), field="gateway.mode",
                                 fix="set OPENCLAW_GATEWAY_URL and OPENCLAW_GATEWAY_TOKEN for that gateway"))
 
     auth_mode, secret, secret_source = _auth(config, env, lookup, problems, where)
 
-    model = _agent_setting(config, "model")
+    model = agent_setting(config, "model")
     if isinstance(model, dict):
         model = model.get("primary")
-    default_model = _substitute(model, lookup)[0] if isinstance(model, str) and model.strip() else None
-    allow = _agent_setting(config, "modelPolicy", "allow")
-    sandbox_mode = _agent_setting(config, "sandbox", "mode")
+    default_model = substitute(model, lookup)[0] if isinstance(model, str) and model.strip() else None
+    allow = agent_setting(config, "modelPolicy", "allow")
+    sandbox_mode = agent_setting(config, "sandbox", "mode")
     if sandbox_mode is not None and sandbox_mode not in ("off", "non-main", "all"):
         problems.append(Problem(f"agents.defaults.sandbox.mode is {sandbox_mode!r}, not off, non-main or all",
                                 str(where), field="agents.defaults.sandbox.mode",
                                 fix="use off, non-main or all"))
-    workspace_only = _get(config, "agents", "entries", MAIN_AGENT, "tools", "fs", "workspaceOnly")
+    workspace_only = setting(config, "agents", "entries", MAIN_AGENT, "tools", "fs", "workspaceOnly")
     if workspace_only is None:
-        workspace_only = _get(config, "tools", "fs", "workspaceOnly", default=False)
-    http_allow = _get(config, "gateway", "tools", "allow", default=[])
+        workspace_only = setting(config, "tools", "fs", "workspaceOnly", default=False)
+    http_allow = setting(config, "gateway", "tools", "allow", default=[])
     return LocalOpenClaw(
         state_dir=state_dir, config_path=config_path, config_found=bool(files),
         gateway_url=f"{scheme}://127.0.0.1:{port}", port_source=port_source,
         auth_mode=auth_mode, secret_source=secret_source, default_model=default_model,
         model_allow=tuple(a for a in allow if isinstance(a, str)) if isinstance(allow, list) else (),
-        max_children_per_agent=_whole(_agent_setting(config, "subagents", "maxChildrenPerAgent"), 5, 1, 20,
-                                      "agents.defaults.subagents.maxChildrenPerAgent", problems, where),
-        max_concurrent=_whole(_agent_setting(config, "subagents", "maxConcurrent"), 8, 1, 10_000,
-                              "agents.defaults.subagents.maxConcurrent", problems, where),
+        max_children_per_agent=whole_setting(
+            agent_setting(config, "subagents", "maxChildrenPerAgent"), 5, 1, 20,
+            "agents.defaults.subagents.maxChildrenPerAgent", problems, where),
+        max_concurrent=whole_setting(agent_setting(config, "subagents", "maxConcurrent"), 8, 1, 10_000,
+                                     "agents.defaults.subagents.maxConcurrent", problems, where),
         workspace_only=workspace_only is True, sandbox_mode=str(sandbox_mode or "off"),
         http_tools_allow=tuple(t for t in http_allow if isinstance(t, str)) if isinstance(http_allow, list) else (),
         in_exec=env.get("OPENCLAW_SHELL") == "exec",
@@ -509,10 +291,10 @@ def discover(environ: Mapping[str, str] | None = None) -> LocalOpenClaw:
         _secret=_Hidden(secret), _environ=_Hidden(env))
 
 
-def _auth(config: dict, env: Mapping[str, str], lookup: _Vars, problems: list[Problem],
+def _auth(config: dict, env: Mapping[str, str], lookup: ConfigVars, problems: list[Problem],
           where: Path) -> tuple[str, str | None, str | None]:
     """(auth mode, secret, its source): the config's value first, then the environment variable."""
-    auth = _get(config, "gateway", "auth", default={})
+    auth = setting(config, "gateway", "auth", default={})
     auth = auth if isinstance(auth, dict) else {}
     mode = auth.get("mode")
     if mode is None:
@@ -529,7 +311,7 @@ def _auth(config: dict, env: Mapping[str, str], lookup: _Vars, problems: list[Pr
                                 str(where), field="gateway.auth.mode", fix="use one of those"))
         mode = "token"
     key, env_name = ("token", TOKEN_ENV) if mode == "token" else ("password", PASSWORD_ENV)
-    secret, source = _secret_from(auth.get(key), f"gateway.auth.{key}", lookup, problems, where, env_name)
+    secret, source = secret_from(auth.get(key), f"gateway.auth.{key}", lookup, problems, where, env_name)
     if not secret and env.get(env_name):
         secret, source = env[env_name], env_name
     return mode, secret, source

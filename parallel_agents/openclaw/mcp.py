@@ -58,7 +58,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from parallel_agents.core.errors import EnvironmentProblem, ToolError
-from parallel_agents.openclaw.httpcall import BearerJsonCaller, blocks_for, check_url, shorten
+from parallel_agents.openclaw.httpcall import BearerJsonCaller, blocks_for, shorten
+from parallel_agents.openclaw.urls import check_url
 
 __all__ = ["McpToolCaller", "TOKEN_ENV", "PROTOCOL_VERSION"]
 

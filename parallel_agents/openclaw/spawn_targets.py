@@ -21,7 +21,7 @@ test_least_privilege_live.py):
   its agent's `sandbox.mode` (its entry's, else agents.defaults') is "non-main" or "all";
   `sandbox: "require"` for one that is not is forbidden with SANDBOX_REQUIRED_ERROR.
 
-Used by the contract fake (fake_openclaw.py) and by `doctor` on the local config
+Used by the contract fake (simulation/fake_spawn.py) and by `doctor` on the local config
 (openclaw_local.py), so both apply the same rules.
 """
 from __future__ import annotations

@@ -1,2 +1,2 @@
-"""What a child answered: extract the reply, repair what cannot change its meaning, validate it
-against the schema. Imports: core, definitions."""
+"""What a child answered: extract the reply (extract), repair what cannot change its meaning
+(repair), validate it against the schema (validate). Imports: core, definitions, openclaw."""

@@ -5,7 +5,7 @@
 A real OpenClaw gateway talks to it as a custom provider (`api: "openai-completions"`):
 `POST /v1/chat/completions` (streaming SSE and plain JSON) and `GET /v1/models`. What a model
 "says" is scripted by the same `SIM {json}` directive the FakeOpenClaw contract double reads
-(parallel_agents.simulation.fake_openclaw): the server finds it in the user messages of the request, so
+(parallel_agents.simulation.directives): the server finds it in the user messages of the request, so
 a test puts it into the task text and the gateway carries it to the model. (OpenClaw sends the
 task as a user message wrapped in "[Subagent Context] ... [Subagent Task]" and appends a user
 message of internal context after it: the directive is looked up in every user message, latest
@@ -89,7 +89,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from parallel_agents.simulation.fake_openclaw import _DIRECTIVE_RE, _model_override, parse_directive  # noqa: E402
+from parallel_agents.simulation.directives import DIRECTIVE_RE, model_override, parse_directive  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import host_player  # noqa: E402
@@ -117,7 +117,7 @@ def task_text(messages: list) -> str:
     for message in reversed(messages or []):
         if isinstance(message, dict) and message.get("role") == "user":
             text = message_text(message)
-            if _DIRECTIVE_RE.search(text):
+            if DIRECTIVE_RE.search(text):
                 return text
     return latest_user_text(messages)
 
@@ -218,7 +218,7 @@ _CHILD_ACTIONS = {"reply": "reply", "no_directive": "reply", "after_tool": "repl
 def prompt_pointer(text: str) -> str | None:
     """The prompt file of a pointer task: an absolute *.md path named in a sub-agent task that has
     no SIM directive of its own."""
-    if not _TASK_HEADER_RE.search(text or "") or _DIRECTIVE_RE.search(text or ""):
+    if not _TASK_HEADER_RE.search(text or "") or DIRECTIVE_RE.search(text or ""):
         return None
     match = _POINTER_RE.search(task_body(text))
     return match.group(1) if match else None
@@ -256,7 +256,7 @@ def _peek(path: str) -> dict:
     """The directive in a prompt file, for the log of the read step only (tag, sim)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            match = _DIRECTIVE_RE.search(fh.read(1 << 20))
+            match = DIRECTIVE_RE.search(fh.read(1 << 20))
         return {"tag": json.loads(match.group(1)).get("tag"), "sim": match.group(1)[:500]} if match else {}
     except (OSError, ValueError, AttributeError):
         return {}
@@ -297,7 +297,7 @@ def _child(body: dict, script: Script, messages: list, user: str) -> dict:
     # a run's first request: nothing said yet, or (pointer task) only the read of its prompt
     first = all(_reads(m, pointer) and len(_reads(m, pointer)) == len(m.get("tool_calls") or [])
                 and not message_text(m).strip() for m in assistants)
-    match = _DIRECTIVE_RE.search(source)
+    match = DIRECTIVE_RE.search(source)
     sim = match.group(1)[:500] if match else None
     try:
         spec = parse_directive(source)
@@ -306,7 +306,7 @@ def _child(body: dict, script: Script, messages: list, user: str) -> dict:
                 "attempt": 0, "sim": sim}
     if spec is None:
         return {"kind": "no_directive", "text": "OK", "latency": 0.0, "attempt": 0}
-    spec = {**spec, **_model_override(spec.get("by_model"), model)}
+    spec = {**spec, **model_override(spec.get("by_model"), model)}
     key = str(spec.get("key") or attempt_key(user))
     attempt = script.count_attempt(key, first)
     reply = spec.get("reply", "OK")

@@ -23,7 +23,8 @@ import pytest
 
 from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.openclaw.gateway import GatewayToolCaller
-from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRequest
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import SpawnRequest
 from parallel_agents.openclaw.toolcaller import ToolError
 
 import openclaw_gateway as og

@@ -45,7 +45,8 @@ from parallel_agents.definitions.model import schema_registry
 from parallel_agents.core.errors import RunAborted, ToolError
 from parallel_agents.openclaw.gateway import GatewayToolCaller
 from parallel_agents.orchestrator import RealAIParallelOrchestrator
-from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRequest
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import SpawnRequest
 from parallel_agents.definitions.samples import sample
 from parallel_agents.engine.tasks import AgentTask
 

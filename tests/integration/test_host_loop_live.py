@@ -27,7 +27,8 @@ import pytest
 
 import openclaw_gateway as og
 from parallel_agents.definitions.model import schema_registry
-from parallel_agents.release.packaging import NAME, build_package
+from parallel_agents.release.manifest import NAME
+from parallel_agents.release.packaging import build_package
 from parallel_agents.definitions.registry import Registry
 from parallel_agents.definitions.samples import sample
 

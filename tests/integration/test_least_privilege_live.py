@@ -19,7 +19,8 @@ import pytest
 
 from parallel_agents.simulation.fake_openclaw import AGENTS_LIST, ALL_TOOLS, FakeOpenClaw
 from parallel_agents.openclaw.gateway import GatewayToolCaller
-from parallel_agents.openclaw.runtime import OpenClawRuntime, SpawnRefused, SpawnRequest
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.openclaw.spawn import SpawnRefused, SpawnRequest
 
 import openclaw_gateway as og
 
