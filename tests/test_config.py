@@ -220,3 +220,22 @@ def test_unreadable_user_config(user_config, text, expected, line):
     (problem,) = _problems()
     assert expected in problem.message
     assert (problem.file, problem.line) == (str(path), line)
+
+
+def test_settings_that_passed_are_not_validated_again_and_a_change_is(user_config, monkeypatch):
+    """Every command reads the settings: once they passed under this schema, the next read skips
+    jsonschema (its import alone is tens of ms); any change to them is validated again."""
+    from parallel_agents.core import config as config_module
+    user_config("max_concurrent: 3\n")
+    assert load_config().max_concurrent == 3                     # validated, and remembered
+
+    def no_jsonschema(name):
+        raise AssertionError(f"{name} used for settings that already passed")
+    with monkeypatch.context() as patched:
+        patched.setattr(config_module, "require", no_jsonschema)
+        assert load_config().max_concurrent == 3                 # the same: not validated again
+
+    user_config("max_concurrent: 0\n")                           # changed and invalid
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    assert "max_concurrent" in str(info.value.problems[0])

@@ -5,14 +5,16 @@ is validated; an error names the file the bad value came from.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from parallel_agents.core import yamlio
 from parallel_agents.core.deps import require
 from parallel_agents.core.errors import ConfigError, Problem, schema_fix
-from parallel_agents.core.paths import SHIPPED_CONFIG, display, user_config
+from parallel_agents.core.paths import SHIPPED_CONFIG, cache_dir, display, user_config
 
 _SCHEMA = Path(__file__).with_name("config.schema.json")
 
@@ -117,12 +119,38 @@ def _blame(sources, path) -> tuple[str | None, int | None]:
     return None, None
 
 
-def validate(data: dict, sources: list[tuple[Path, str, dict]]) -> list[Problem]:
+def _schema_errors(data: dict) -> list:
+    """jsonschema's errors of the merged settings against config.schema.json, or [] at once when
+    these very settings passed under this very schema before (a hash in the user folder's cache:
+    every command reads the settings, and importing jsonschema alone costs tens of ms)."""
+    schema_text = _SCHEMA.read_text(encoding="utf-8")
+    try:
+        canonical = json.dumps(data, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):   # not JSON (a date, NaN, ...): jsonschema says what
+        canonical = None
+    digest = canonical and hashlib.sha256((schema_text + "\0" + canonical).encode()).hexdigest()
+    marker = cache_dir() / "config-valid"
+    try:
+        if digest and marker.read_text(encoding="ascii") == digest:
+            return []
+    except (OSError, UnicodeDecodeError):
+        pass
     jsonschema = require("jsonschema")
-    schema = json.loads(_SCHEMA.read_text(encoding="utf-8"))
+    errors = list(jsonschema.Draft202012Validator(json.loads(schema_text)).iter_errors(data))
+    if not errors and digest:
+        try:   # best effort: a read-only folder only means validating again next time
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            temp = marker.with_name(f"config-valid.{os.getpid()}.tmp")
+            temp.write_text(digest, encoding="ascii")
+            os.replace(temp, marker)
+        except OSError:
+            pass
+    return errors
+
+
+def validate(data: dict, sources: list[tuple[Path, str, dict]]) -> list[Problem]:
     problems = []
-    for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(data),
-                        key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(_schema_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = list(error.absolute_path)
         if error.validator == "additionalProperties":
             fix = "remove it; allowed keys are: " + ", ".join(error.schema.get("properties", {}))

@@ -13,11 +13,6 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field
 
-import referencing
-import referencing.exceptions
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from parallel_agents.core.errors import DefinitionError, InputError
 from parallel_agents.replies.extract import Reply, extract_reply
 from parallel_agents.replies.fastcheck import surely_valid
@@ -70,14 +65,18 @@ def _cut(line: str) -> str:
 # schema mutated in place is checked and compiled again. Bounded: cleared when full.
 _VALIDATORS: dict[tuple[int, int], tuple] = {}
 _VALIDATORS_MAX = 256
-_EMPTY_REGISTRY = referencing.Registry()
 
 
-def _validator_for(schema: dict, registry) -> Draft202012Validator:
+def _validator_for(schema: dict, registry):
+    """The compiled Draft 2020-12 validator of `schema` (jsonschema is imported here, on the
+    first reply checked: commands that check none, such as `plan`, never pay for it)."""
     key = (id(schema), id(registry))
     hit = _VALIDATORS.get(key)
     if hit is not None and hit[0] is schema and hit[1] is registry and hit[2] == schema:
         return hit[3]
+    import referencing
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as e:
@@ -85,15 +84,14 @@ def _validator_for(schema: dict, registry) -> Draft202012Validator:
                               field="output_schema" + ("/" + _pointer(e.path) if e.path else ""),
                               fix="correct the agent's output_schema") from None
     validator = Draft202012Validator(schema, registry=registry if registry is not None
-                                     else _EMPTY_REGISTRY)
+                                     else referencing.Registry())
     if len(_VALIDATORS) >= _VALIDATORS_MAX:
         _VALIDATORS.clear()
     _VALIDATORS[key] = (schema, registry, copy.deepcopy(schema), validator)
     return validator
 
 
-def validate_output(value, schema: dict, *, registry: referencing.Registry | None = None
-                    ) -> list[str]:
+def validate_output(value, schema: dict, *, registry=None) -> list[str]:
     """Validate `value` against a Draft 2020-12 `schema`; return sorted `path: message` lines.
 
     `$ref`s resolve inside the schema and through `registry` (a referencing.Registry); nothing is
@@ -104,11 +102,12 @@ def validate_output(value, schema: dict, *, registry: referencing.Registry | Non
     validator = _validator_for(schema, registry)
     if surely_valid(validator, value):   # fastcheck.py: the common subset, without jsonschema
         return []
+    from referencing.exceptions import Unresolvable
     try:
         errors = list(validator.iter_errors(value))
     except RecursionError:
         return ["(root): value is nested too deeply to validate"]
-    except referencing.exceptions.Unresolvable as e:
+    except Unresolvable as e:
         raise DefinitionError(f"output_schema has a $ref that cannot be resolved: {e}",
                               field="output_schema",
                               fix="add the referenced schema to the registry") from None
@@ -139,7 +138,7 @@ def retry_hint(problems: list[str], output_format: str, *, truncated: bool = Fal
 
 
 def check_reply(payload, *, output_format: str, schema: dict | None = None,
-                registry: referencing.Registry | None = None) -> Checked:
+                registry=None) -> Checked:
     """Run the whole ladder on one reply: extract, refuse unfinished/truncated, parse, validate.
 
     json: a collector's `structured` value is validated directly; otherwise the text goes through
