@@ -31,29 +31,37 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+def workload(n: int, concurrent: int, latency: float, agent: str, reply):
+    """(tasks, fake): N tasks for `agent`, each scripted to answer `reply` after `latency`, and a
+    FakeOpenClaw whose own limits are raised to C, so only the scheduler's window bounds the
+    fan-out (shared with bench/threaded_harness.py). validate_structured=False: OpenClaw checks
+    structured output against the outputSchema in the gateway's process; in an in-process
+    harness it would be billed to the engine."""
+    from parallel_agents.engine.tasks import AgentTask
+    from parallel_agents.simulation.directives import directive_responder
+    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
+    directive = "SIM " + json.dumps({"latency": latency, "reply": reply}, separators=(",", ":"))
+    tasks = [AgentTask(agent, f"Benchmark task {i}: write one post.\n{directive}", task_id=f"t{i:05d}")
+             for i in range(n)]
+    fake = FakeOpenClaw(directive_responder, max_children=max(5, concurrent),
+                        lane_max_concurrent=max(8, concurrent),
+                        swarm_max_concurrent=max(8, concurrent),
+                        max_children_per_group=max(50, concurrent), validate_structured=False)
+    return tasks, fake
+
+
 def build(n: int, concurrent: int, latency: float, agent: str):
     from parallel_agents.api import load_registry
     from parallel_agents.definitions.model import schema_registry
-    from parallel_agents.simulation.directives import directive_responder
-    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
-    from parallel_agents.orchestrator import RealAIParallelOrchestrator
-    from parallel_agents.openclaw.runtime import OpenClawRuntime
     from parallel_agents.definitions.samples import sample
-    from parallel_agents.engine.tasks import AgentTask
+    from parallel_agents.openclaw.runtime import OpenClawRuntime
+    from parallel_agents.orchestrator import RealAIParallelOrchestrator
 
     registry = load_registry()
     definition = registry.get(agent)
     reply = sample(definition.output_schema, schema_registry(), seed=1) \
         if definition.output_format == "json" else f"[simulated] {agent} reply."
-    directive = "SIM " + json.dumps({"latency": latency, "reply": reply}, separators=(",", ":"))
-    tasks = [AgentTask(agent, f"Benchmark task {i}: write one post.\n{directive}", task_id=f"t{i:05d}")
-             for i in range(n)]
-    # validate_structured=False: OpenClaw checks structured output against the outputSchema in
-    # the gateway's process; in this one-thread harness it would be billed to the engine
-    fake = FakeOpenClaw(directive_responder, max_children=max(5, concurrent),
-                        lane_max_concurrent=max(8, concurrent),
-                        swarm_max_concurrent=max(8, concurrent),
-                        max_children_per_group=max(50, concurrent), validate_structured=False)
+    tasks, fake = workload(n, concurrent, latency, agent, reply)
     runtime = OpenClawRuntime(TimedCaller(fake))
     orch = RealAIParallelOrchestrator(max_concurrent=concurrent, runtime=runtime, registry=registry)
     return orch, tasks, fake

@@ -42,6 +42,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+if str(REPO / "bench") not in sys.path:
+    sys.path.insert(0, str(REPO / "bench"))
 
 TOOLS = ("sessions_spawn", "agents_wait", "subagents", "sessions_history")
 
@@ -113,22 +115,10 @@ def reply_for(agent: str) -> str:
 
 
 def measure(n: int, concurrent: int, latency: float, agent: str, profile: str | None = None) -> dict:
-    from parallel_agents.engine.tasks import AgentTask
+    from fanout import workload   # the same tasks and fake as bench/fanout.py
     from parallel_agents.orchestrator import RealAIParallelOrchestrator
-    from parallel_agents.simulation.directives import directive_responder
-    from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 
-    reply = reply_for(agent)
-    directive = "SIM " + json.dumps({"latency": latency, "reply": reply}, separators=(",", ":"))
-    tasks = [AgentTask(agent, f"Benchmark task {i}: write one post.\n{directive}", task_id=f"t{i:05d}")
-             for i in range(n)]
-    # the fake's limits raised to C, so only the scheduler's window bounds the fan-out; the
-    # structured-output check against outputSchema is OpenClaw's, in the gateway's process:
-    # left out here, as in bench/fanout.py
-    fake = FakeOpenClaw(directive_responder, max_children=max(5, concurrent),
-                        lane_max_concurrent=max(8, concurrent),
-                        swarm_max_concurrent=max(8, concurrent),
-                        max_children_per_group=max(50, concurrent), validate_structured=False)
+    tasks, fake = workload(n, concurrent, latency, agent, reply_for(agent))
     host = ThreadedTools(fake)
     sys.modules["tools"] = host.module()
     try:
