@@ -16,7 +16,6 @@ import time
 
 from parallel_agents.definitions.model import schema_registry
 from parallel_agents.engine import policy, taskstate
-from parallel_agents.engine.reuse import reuse_key
 from parallel_agents.engine.taskstate import LiveAttempt, TaskState
 from parallel_agents.engine.tasks import Attempt
 from parallel_agents.openclaw.collectors import collector_schema
@@ -40,8 +39,8 @@ class AttemptSteps:
         attempt = Attempt(number=number, tier=tier.name, model=tier.model,
                           reask=st.reask_hint is not None)
         prompt = self.prompt(st, st.reask_hint)
-        if number == 1 and self.reuse is not None and st.task.task_id not in self.reuse_keys:
-            self.reuse_keys[st.task.task_id] = reuse_key(st.definition, prompt, st.fmt, tier)
+        if number == 1 and self.reuse is not None:   # kept under it when it completes
+            self.reuse_key_of(st, prompt)
         label = attempt_label(st.task.task_id, number, self.journal.run_id)
         request = SpawnRequest(task=prompt, label=label, task_name=_task_name(st.definition.name),
                                model=tier.model, run_timeout_seconds=st.timeout,

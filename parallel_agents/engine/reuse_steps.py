@@ -12,13 +12,14 @@ class ReuseSteps:
     """Uses the Scheduler's reuse (a reuse.ReuseStore: keeps completed results; with .lookup,
     reuses them), reuse_keys, ladder, journal, prompt, gate and finish."""
 
-    def _reuse_key(self, st: TaskState) -> str:
-        """The key of the task's first attempt: its prompt, format, definition and starting tier."""
+    def reuse_key_of(self, st: TaskState, prompt: str | None = None) -> str:
+        """The key of the task's first attempt: its prompt, format, definition and starting tier;
+        computed once per task (`prompt`: the first attempt's, when the caller has built it)."""
         key = self.reuse_keys.get(st.task.task_id)
         if key is None:
             first = st.result.attempts[0].tier if st.result.attempts else None
-            key = first_attempt_key(st.definition, self.prompt(st), st.fmt, self.ladder, first,
-                                    st.tier_index)
+            key = first_attempt_key(st.definition, prompt if prompt is not None else self.prompt(st),
+                                    st.fmt, self.ladder, first, st.tier_index)
             self.reuse_keys[st.task.task_id] = key
         return key
 
@@ -28,7 +29,7 @@ class ReuseSteps:
         quality gate). False: spawn it."""
         if self.reuse is None or not self.reuse.lookup or st.result.attempts:
             return False
-        entry = self.reuse.get(self._reuse_key(st))
+        entry = self.reuse.get(self.reuse_key_of(st))
         if entry is None or not self._still_valid(st, entry["output"]):
             return False
         r = st.result
@@ -47,7 +48,7 @@ class ReuseSteps:
         rebuilt)."""
         r = st.result
         try:
-            self.reuse.put(self._reuse_key(st), output=r.output, agent_type=st.definition.name,
+            self.reuse.put(self.reuse_key_of(st), output=r.output, agent_type=st.definition.name,
                            output_format=st.fmt, tier=r.tier, model=r.model_used,
                            run_id=self.journal.run_id, task_id=st.task.task_id)
         except InputError:   # the prompt cannot be rebuilt (it was, to spawn): keep nothing
