@@ -17,10 +17,9 @@ import time
 from parallel_agents.definitions.model import schema_registry
 from parallel_agents.engine import policy, taskstate
 from parallel_agents.engine.taskstate import LiveAttempt, TaskState
-from parallel_agents.engine.tasks import Attempt
+from parallel_agents.engine.tasks import Attempt, task_prompt
 from parallel_agents.openclaw.collectors import collector_schema
 from parallel_agents.openclaw.spawn import SpawnRefused, SpawnRequest, attempt_label
-from parallel_agents.prompts.build import build_prompt
 from parallel_agents.replies import extract, validate
 
 TRANSIENT_RUN_ERRORS = re.compile(
@@ -52,10 +51,9 @@ class AttemptSteps:
 
     def prompt(self, st: TaskState, reask: str | None = None) -> str:
         """The task text of an attempt: the task, its input, its upstream outputs, the contract."""
-        input_data, context = st.task.inputs(
-            {d: self.states[d].result.output for d in st.task.depends_on})
-        return build_prompt(st.definition, st.task.task_description, input_data,
-                            output_format=st.fmt, context=context, reask=reask)
+        return task_prompt(st.definition, st.task, st.fmt,
+                           {d: self.states[d].result.output for d in st.task.depends_on},
+                           reask=reask)
 
     def spawned(self, st: TaskState, attempt: Attempt, answer) -> bool:
         """Record the runtime's answer to a spawn (a Receipt or a SpawnRefused). False when it

@@ -77,6 +77,17 @@ class AgentTask:
         return cls(**data)
 
 
+def task_prompt(definition, task: AgentTask, output_format: str, outputs: dict, *,
+                reask: str | None = None) -> str:
+    """The prompt of an attempt of `task`, as the scheduler, host mode and the estimate build it:
+    `outputs` ({task_id: output} of the tasks it depends on) fed into its input or given as
+    context (AgentTask.inputs), the reply contract for `output_format`, and a re-ask's hint."""
+    from parallel_agents.prompts.build import build_prompt
+    input_data, context = task.inputs(outputs)
+    return build_prompt(definition, task.task_description, input_data,
+                        output_format=output_format, context=context, reask=reask)
+
+
 @dataclass
 class Attempt:
     number: int

@@ -33,11 +33,9 @@ UNPAID = ("refused", "lost", "accepted", "pending")   # attempts that used no to
 def first_prompt(definition, task, fmt: str, upstream: dict | None = None) -> str:
     """A task's first prompt (no re-ask) as the scheduler builds it. `upstream`: the outputs of
     the tasks it depends on, {task_id: output}; missing ones count as empty."""
-    from parallel_agents.prompts.build import build_prompt
-    outputs = {d: (upstream or {}).get(d, "") for d in task.depends_on}
-    input_data, context = task.inputs(outputs)
-    return build_prompt(definition, task.task_description, input_data, output_format=fmt,
-                        context=context)
+    from parallel_agents.engine.tasks import task_prompt
+    return task_prompt(definition, task, fmt,
+                       {d: (upstream or {}).get(d, "") for d in task.depends_on})
 
 
 def prompt_tokens(definition, task, fmt: str, upstream: dict | None = None) -> int:

@@ -60,7 +60,7 @@ from parallel_agents.engine.reuse import ReuseStore, first_attempt_key, still_va
 from parallel_agents.host import spawns
 from parallel_agents.host.planstate import PlanState, PlanTask
 from parallel_agents.openclaw.spawn import attempt_label, classify_refusal, privilege_fix
-from parallel_agents.prompts.build import build_prompt
+from parallel_agents.engine.tasks import task_prompt
 from parallel_agents.replies import extract, validate
 
 MAX_TRANSIENT_REFUSALS = 3   # a spawn refused for a passing reason this often in a row fails
@@ -86,14 +86,17 @@ class HostPlan(PlanState):
         """runs/<plan id>/: short, as its path is in every spawn the host writes."""
         return self.journal.folder / self.plan_id
 
+    def _prompt(self, s: PlanTask, reask: str | None = None) -> str:
+        """The prompt of an attempt of task `s`, as the scheduler builds it (tasks.task_prompt)."""
+        return task_prompt(s.definition, s.task, s.fmt,
+                           {d: self.tasks[d].result["output"] for d in s.task.depends_on},
+                           reask=reask)
+
     def _spawn_args(self, s: PlanTask) -> dict:
         tier = self.ladder.tier(s.tier_index)
         number = len(s.attempts) + 1
         label = attempt_label(s.task.task_id, number, self.plan_id)
-        input_data, context = s.task.inputs(
-            {d: self.tasks[d].result["output"] for d in s.task.depends_on})
-        prompt = build_prompt(s.definition, s.task.task_description, input_data,
-                              output_format=s.fmt, context=context, reask=s.reask_hint)
+        prompt = self._prompt(s, s.reask_hint)
         model = tier.model if tier.model and tier.model not in self.unusable else None
         args = spawns.spawn_args(self._task_text(s, number, prompt), label, s.timeout, model,
                                  s.definition, s.fmt, collect=self.collect, plan_id=self.plan_id)
@@ -132,11 +135,7 @@ class HostPlan(PlanState):
         path = spawns.prompt_file(self.prompt_folder(), s.index, number)
         if self.prompts == "file" and path.is_file():
             return spawns.pointer(path)
-        input_data, context = s.task.inputs(
-            {d: self.tasks[d].result["output"] for d in s.task.depends_on})
-        prompt = build_prompt(s.definition, s.task.task_description, input_data,
-                              output_format=s.fmt, context=context,
-                              reask=s.reask_hint if s.open.get("reask") else None)
+        prompt = self._prompt(s, s.reask_hint if s.open.get("reask") else None)
         return self._task_text(s, number, prompt)
 
     def _close_open(self, s: PlanTask) -> None:
@@ -187,10 +186,7 @@ class HostPlan(PlanState):
     def _reuse_key(self, s: PlanTask) -> str:
         """The key of the task's first attempt (the scheduler's): definition, prompt as built
         with no re-ask, format, starting tier. Raises InputError as building the prompt does."""
-        input_data, context = s.task.inputs(
-            {d: self.tasks[d].result["output"] for d in s.task.depends_on})
-        prompt = build_prompt(s.definition, s.task.task_description, input_data,
-                              output_format=s.fmt, context=context)
+        prompt = self._prompt(s)
         first = s.attempts[0]["tier"] if s.attempts else None
         return first_attempt_key(s.definition, prompt, s.fmt, self.ladder, first, s.tier_index)
 
