@@ -9,10 +9,11 @@ import random
 import pytest
 from jsonschema import Draft202012Validator
 
+from parallel_agents.core.errors import DefinitionError
 from parallel_agents.definitions.model import schema_registry
 from parallel_agents.definitions.registry import Registry
 from parallel_agents.definitions.samples import sample
-from parallel_agents.replies.fastcheck import surely_valid
+from parallel_agents.replies.fastcheck import surely_valid, surely_valid_schema
 from parallel_agents.replies.validate import validate_output
 
 pytestmark = pytest.mark.usefixtures("warm_cache")
@@ -56,6 +57,8 @@ def _agree(schema, values, registry=None):
     for value in values:
         if surely_valid(validator, value):
             assert validator.is_valid(value), (schema, value)
+        # the path without a validator (a schema the registry checked) decides the same
+        assert surely_valid_schema(schema, value) == surely_valid(validator, value), (schema, value)
 
 
 def test_the_shipped_schemas_never_pass_what_jsonschema_refuses():
@@ -101,3 +104,58 @@ def test_validate_output_still_names_the_errors():
     assert validate_output({"a": "x", "b": 1}, schema) == [
         "(root): Additional properties are not allowed ('b' was unexpected)",
         "a: 'x' is not of type 'integer'"]
+
+
+def test_a_checked_schema_changed_in_place_is_compiled_again():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    assert surely_valid_schema(schema, {"a": 1})
+    schema["properties"]["a"]["type"] = "string"
+    assert not surely_valid_schema(schema, {"a": 1})
+    assert validate_output({"a": 1}, schema, schema_checked=True) == ["a: 1 is not of type 'string'"]
+
+
+def test_a_checked_schema_asks_for_the_registry_only_when_jsonschema_is_needed():
+    asked = []
+
+    def registry():
+        asked.append(1)
+        return schema_registry()
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    assert validate_output({"a": 1}, schema, registry=registry, schema_checked=True) == []
+    assert asked == []
+    assert validate_output({}, schema, registry=registry, schema_checked=True) == [
+        "(root): 'a' is a required property"]
+    assert asked == [1]
+    # not known to be checked: jsonschema's check_schema runs first, whatever the value
+    with pytest.raises(DefinitionError):
+        validate_output({"a": 1}, {"type": "integer", "minimum": "x"}, registry=registry)
+
+
+def test_a_fan_out_of_valid_replies_never_imports_jsonschema(tmp_path):
+    """The shipped agent's schema was checked when its file was loaded; its valid replies are
+    decided by fastcheck.py, so the run needs no jsonschema (tens of ms on first use)."""
+    import subprocess
+    import sys
+    from support import REPO
+    code = f"""
+import sys
+sys.path[:0] = [{str(REPO)!r}, {str(REPO / "bench")!r}]
+from fanout import workload
+from parallel_agents.api import load_registry
+from parallel_agents.definitions.samples import sample
+from parallel_agents.openclaw.runtime import OpenClawRuntime
+from parallel_agents.orchestrator import RealAIParallelOrchestrator
+registry = load_registry()
+reply = sample(registry.get("content_writer_funny").output_schema, seed=1)
+tasks, fake = workload(20, 5, 0.0, "content_writer_funny", reply)
+orch = RealAIParallelOrchestrator(max_concurrent=5, runtime=OpenClawRuntime(fake), registry=registry)
+results = orch.run_parallel(tasks)
+assert [r.status for r in results] == ["completed"] * 20, [r.error for r in results]
+print(*(name in sys.modules for name in ("jsonschema", "referencing")))
+"""
+    env = {**__import__("os").environ, "PARALLEL_AGENTS_HOME": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr   # the first use fills the user folder's caches
+    warm = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout.split() == ["False", "False"]

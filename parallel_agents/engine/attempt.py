@@ -51,6 +51,8 @@ class AttemptSteps:
 
     def prompt(self, st: TaskState, reask: str | None = None) -> str:
         """The task text of an attempt: the task, its input, its upstream outputs, the contract."""
+        if reask is None and st.prompt is not None:
+            return st.prompt
         return task_prompt(st.definition, st.task, st.fmt,
                            {d: self.states[d].result.output for d in st.task.depends_on},
                            reask=reask)
@@ -119,7 +121,7 @@ class AttemptSteps:
                                   truncated=outcome.truncated, source="runtime")
             checked = validate.check_reply(
                 reply, output_format=st.fmt, schema=st.definition.output_schema if st.fmt == "json" else None,
-                registry=schema_registry())
+                registry=schema_registry, schema_checked=st.definition.origin != "inline")
             rejection = None if not checked.ok else self.gate(st, checked.value)
             if checked.ok and rejection is None:
                 self.close_attempt(st, "ok", usage=outcome.usage, model=outcome.model)

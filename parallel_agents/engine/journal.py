@@ -51,8 +51,13 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
-#: One encoder for every line (json.dumps with options builds a new one per call).
+#: The encoders of the lines (json.dumps with options builds a new one per call). The records
+#: the engine builds per attempt and task hold its own values and parsed replies (JSON: never
+#: circular), so their encoder skips the check for reference cycles (a third of its work); the
+#: records that carry a caller's tasks keep the check.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_TREE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, check_circular=False)
+_CALLERS_DATA = frozenset(("run_started", "group_expanded"))
 
 
 class Journal:
@@ -76,7 +81,8 @@ class Journal:
     def write(self, record_type: str, *, flush: bool = True, **data) -> None:
         """Append one record. flush=False leaves it in the buffer until the next flushed record
         or flush(): for lines that resume can do without (see the module docstring)."""
-        line = _ENCODER.encode({"t": round(time.time(), 3), "type": record_type, **data})
+        encoder = _ENCODER if record_type in _CALLERS_DATA else _TREE_ENCODER
+        line = encoder.encode({"t": round(time.time(), 3), "type": record_type, **data})
         for secret in self._redact:
             line = line.replace(secret, "[redacted]")
         fh = self._open()

@@ -46,6 +46,10 @@ def reuse_dir() -> Path:
 
 
 _HASHES: dict[int, tuple] = {}   # id(definition) -> (definition, hash): one hash per object
+# (definition hash, format, tier name, model) -> sha256 fed everything of a key but the prompt
+_PREFIXES: dict[tuple, object] = {}
+#: An entry's line (its output is a parsed reply: JSON, never circular, so no cycle check)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
 
 
 def definition_hash(definition) -> str:
@@ -66,12 +70,23 @@ def definition_hash(definition) -> str:
 def reuse_key(definition, prompt: str, output_format: str, tier) -> str:
     """The key of a task's first attempt: same definition, prompt, format and starting tier
     (name and model) -> same key."""
-    digest = hashlib.sha256()
-    for part in (f"v{FORMAT_VERSION}", definition_hash(definition), output_format, tier.name,
-                 json.dumps(tier.model), prompt):
-        data = part.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "big") + data)   # length-prefixed: no ambiguity
+    head = (definition_hash(definition), output_format, tier.name, tier.model)
+    prefix = _PREFIXES.get(head)
+    if prefix is None:
+        prefix = hashlib.sha256()
+        for part in (f"v{FORMAT_VERSION}", head[0], output_format, tier.name, json.dumps(tier.model)):
+            _feed(prefix, part)
+        if len(_PREFIXES) > 1000:
+            _PREFIXES.clear()
+        _PREFIXES[head] = prefix
+    digest = prefix.copy()
+    _feed(digest, prompt)
     return digest.hexdigest()
+
+
+def _feed(digest, part: str) -> None:
+    data = part.encode("utf-8", "surrogatepass")
+    digest.update(len(data).to_bytes(8, "big") + data)   # length-prefixed: no ambiguity
 
 
 def first_attempt_key(definition, prompt: str, output_format: str, ladder, first_tier: str | None,
@@ -93,7 +108,8 @@ def still_valid(value, definition, output_format: str) -> bool:
             return isinstance(value, dict)
         from parallel_agents.definitions.model import schema_registry
         from parallel_agents.replies.validate import validate_output
-        return not validate_output(value, schema, registry=schema_registry())
+        return not validate_output(value, schema, registry=schema_registry,
+                                   schema_checked=definition.origin != "inline")
     return isinstance(value, str) and bool(value.strip())
 
 
@@ -207,8 +223,8 @@ class ReuseStore:
                  "agent_type": agent_type, "output_format": output_format, "tier": tier,
                  "model": model, "run_id": run_id, "task_id": task_id, "output": output}
         try:
-            line = json.dumps(entry, ensure_ascii=False, allow_nan=False).encode() + b"\n"
-        except (TypeError, ValueError):
+            line = _ENCODER.encode(entry).encode() + b"\n"
+        except (TypeError, ValueError, RecursionError):
             return False
         if len(line) > self.max_bytes // SEGMENTS_PER_CAP:
             return False

@@ -120,7 +120,8 @@ class Scheduler(AttemptSteps, GroupSteps, ResumeSteps, ReuseSteps):
             d, p = definitions[task.task_id], prepared[task.task_id]
             result = AgentResult(task_id=task.task_id, agent_type=d.name)
             self.states[task.task_id] = TaskState(task, d, result, order, p.tier_index, p.fmt,
-                                                  p.timeout, waiting_on=set(task.depends_on))
+                                                  p.timeout, waiting_on=set(task.depends_on),
+                                                  prompt=p.prompt)
             for dep in task.depends_on:
                 self.dependents.setdefault(dep, []).append(task.task_id)
 

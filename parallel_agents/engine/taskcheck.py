@@ -27,6 +27,7 @@ class Prepared:
     fmt: str          # the output format the task's replies are checked against
     timeout: int      # seconds per attempt
     tier_index: int   # where on the ladder the task starts
+    prompt: str | None = None   # every attempt's prompt but a re-ask's, when nothing feeds it
 
 
 def task_error(task_id: str | None, message: str, *, field: str, fix: str) -> InputError:
@@ -183,7 +184,7 @@ def prepare_tasks(tasks: list[AgentTask], definitions: dict, *, ladder: Ladder,
                              f"over the {max_input_bytes}-byte limit", field="input_data",
                              fix="send a summary or a path instead, or raise max_input_bytes")
         try:  # what would only fail at spawn time (empty text, data JSON cannot carry) fails now
-            build_prompt(d, task.task_description, task.input_data, output_format=fmt)
+            prompt = build_prompt(d, task.task_description, task.input_data, output_format=fmt)
         except InputError as exc:
             problem = exc.problems[0]
             raise task_error(task.task_id, f"task {task.task_id}: {problem.message}",
@@ -202,6 +203,8 @@ def prepare_tasks(tasks: list[AgentTask], definitions: dict, *, ladder: Ladder,
             problem = exc.problems[0]
             raise task_error(task.task_id if task.tier else None, problem.message,  # else: the agent's
                              field=problem.field, fix=problem.fix) from None
-        prepared[task.task_id] = Prepared(fmt, timeout, tier_index)
+        # with no upstream task, the prompt checked here is the one each attempt sends
+        unfed = not task.depends_on and not task.input_from and task.for_each is None
+        prepared[task.task_id] = Prepared(fmt, timeout, tier_index, prompt if unfed else None)
     reject_cycles({t.task_id: t.depends_on for t in tasks})
     return prepared

@@ -37,6 +37,7 @@ class TaskState:
     waiting_on: set = field(default_factory=set)
     done: bool = False
     refusals: int = 0
+    prompt: str | None = None   # taskcheck.Prepared.prompt: built once, when nothing feeds it
 
 
 def backstop(timeout: int) -> float:

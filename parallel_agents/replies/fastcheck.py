@@ -16,6 +16,7 @@ validate_output).
 """
 from __future__ import annotations
 
+import copy
 import re
 
 #: keywords that never change validity (annotations; `format` is not asserted)
@@ -215,4 +216,31 @@ def surely_valid(validator, value) -> bool:
     try:
         return entry[1](value) is True
     except (RecursionError, TypeError):   # e.g. a comparison jsonschema would make differently
+        return False
+
+
+# id(schema) -> (schema, a deep copy of it as compiled, check or None): kept alive with its entry,
+# so an id is never reused while cached; the copy is compared on every hit, so a schema changed
+# in place is compiled again
+_BY_SCHEMA: dict[int, tuple] = {}
+
+
+def surely_valid_schema(schema, value) -> bool:
+    """surely_valid for a schema known to pass check_schema (an agent's output_schema, checked
+    when the registry loaded its file), without a jsonschema validator: a run whose replies are
+    all valid never imports jsonschema."""
+    entry = _BY_SCHEMA.get(id(schema))
+    if entry is None or entry[0] is not schema or entry[1] != schema:
+        try:
+            check = _compile(schema)
+        except (_Unsupported, RecursionError):
+            check = None
+        if len(_BY_SCHEMA) >= _COMPILED_MAX:
+            _BY_SCHEMA.clear()
+        entry = _BY_SCHEMA[id(schema)] = (schema, copy.deepcopy(schema), check)
+    if entry[2] is None:
+        return False
+    try:
+        return entry[2](value) is True
+    except (RecursionError, TypeError):
         return False

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from parallel_agents.core.errors import DefinitionError, InputError
 from parallel_agents.replies.extract import Reply, extract_reply
-from parallel_agents.replies.fastcheck import surely_valid
+from parallel_agents.replies.fastcheck import surely_valid, surely_valid_schema
 from parallel_agents.replies.repair import REPAIR_BOM, REPAIR_FENCE, parse_json_reply, strip_code_fence
 
 __all__ = ["Checked", "check_reply", "validate_output", "retry_hint", "OUTPUT_FORMATS",
@@ -91,15 +91,19 @@ def _validator_for(schema: dict, registry):
     return validator
 
 
-def validate_output(value, schema: dict, *, registry=None) -> list[str]:
+def validate_output(value, schema: dict, *, registry=None, schema_checked: bool = False) -> list[str]:
     """Validate `value` against a Draft 2020-12 `schema`; return sorted `path: message` lines.
 
-    `$ref`s resolve inside the schema and through `registry` (a referencing.Registry); nothing is
-    fetched from the network. At most MAX_PROBLEMS lines, then "(+N more)". `format` is not
+    `$ref`s resolve inside the schema and through `registry` (a referencing.Registry, or a
+    function returning one, called only when jsonschema is needed); nothing is fetched from the
+    network. `schema_checked`: the schema is known to pass check_schema (an agent's output_schema
+    loaded by the registry), so a value fastcheck.py finds valid needs no jsonschema at all. At most MAX_PROBLEMS lines, then "(+N more)". `format` is not
     asserted (its result would depend on optional packages). A broken schema or an unresolvable
     `$ref` raises DefinitionError: re-asking the child cannot fix it.
     """
-    validator = _validator_for(schema, registry)
+    if schema_checked and surely_valid_schema(schema, value):
+        return []
+    validator = _validator_for(schema, registry() if callable(registry) else registry)
     if surely_valid(validator, value):   # fastcheck.py: the common subset, without jsonschema
         return []
     from referencing.exceptions import Unresolvable
@@ -138,7 +142,7 @@ def retry_hint(problems: list[str], output_format: str, *, truncated: bool = Fal
 
 
 def check_reply(payload, *, output_format: str, schema: dict | None = None,
-                registry=None) -> Checked:
+                registry=None, schema_checked: bool = False) -> Checked:
     """Run the whole ladder on one reply: extract, refuse unfinished/truncated, parse, validate.
 
     json: a collector's `structured` value is validated directly; otherwise the text goes through
@@ -146,6 +150,7 @@ def check_reply(payload, *, output_format: str, schema: dict | None = None,
     a JSON object). markdown/text: ok when the text is non-empty. code: as text, after stripping
     one surrounding ``` fence (named in `repairs`). `payload` is anything extract_reply accepts.
     `value` is None unless `ok`: an invalid reply's parsed value is never handed on.
+    `registry` and `schema_checked` are validate_output's.
     """
     if output_format not in OUTPUT_FORMATS:
         raise InputError(f"unknown output_format {output_format!r}", field="output_format",
@@ -160,7 +165,7 @@ def check_reply(payload, *, output_format: str, schema: dict | None = None,
     elif reply.truncated:
         problems.append(TRUNCATED)
     elif output_format == "json":
-        value, problems, repairs = _check_json(reply, schema, registry)
+        value, problems, repairs = _check_json(reply, schema, registry, schema_checked)
     elif reply.text is None and not isinstance(reply.structured, str):
         problems.append("reply was empty")
     else:   # a collector's structured string (outputSchema {"type": "string"}) is the whole text
@@ -183,7 +188,7 @@ def check_reply(payload, *, output_format: str, schema: dict | None = None,
         notes=list(reply.notes), source=reply.source)
 
 
-def _check_json(reply: Reply, schema, registry) -> tuple[object, list[str], list[str]]:
+def _check_json(reply: Reply, schema, registry, schema_checked) -> tuple[object, list[str], list[str]]:
     if reply.structured is not None:
         value, repairs = reply.structured, []
     elif reply.text is None:
@@ -194,7 +199,8 @@ def _check_json(reply: Reply, schema, registry) -> tuple[object, list[str], list
             return None, [parsed.error], parsed.repairs
         value, repairs = parsed.value, parsed.repairs
     if schema is not None:
-        return value, validate_output(value, schema, registry=registry), repairs
+        return value, validate_output(value, schema, registry=registry,
+                                      schema_checked=schema_checked), repairs
     if not isinstance(value, dict):
         return value, [f"(root): expected a JSON object, got {type(value).__name__}"], repairs
     return value, [], repairs
