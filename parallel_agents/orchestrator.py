@@ -79,8 +79,7 @@ class RealAIParallelOrchestrator:
             raise InputError(f"budget_usd {budget_usd!r} is not a positive amount", field="budget_usd",
                              fix="pass more than 0 USD, or None for no budget")
         self.budget_usd = budget_usd if budget_usd is not None else self.config.budget_usd
-        from parallel_agents.engine.estimate import check_max_usd
-        self.max_cost_usd = check_max_usd(max_cost_usd)
+        self.max_cost_usd = _max_usd(max_cost_usd)
         self.quality_gate = quality_gate
         self.reuse = reuse
         self.runs_folder = runs_folder
@@ -151,9 +150,9 @@ class RealAIParallelOrchestrator:
         expected cost is over it."""
         tasks = list(tasks)
         definitions = self._definitions(tasks)
-        from parallel_agents.engine.estimate import check_max_cost, check_max_usd
-        limit = check_max_usd(max_cost_usd) if max_cost_usd is not None else self.max_cost_usd
+        limit = _max_usd(max_cost_usd) if max_cost_usd is not None else self.max_cost_usd
         if limit is not None:
+            from parallel_agents.engine.estimate import check_max_cost
             check_max_cost(self.estimate(tasks), limit)
         journal = Journal(run_id or new_run_id(), self.runs_folder)
         scheduler = self._scheduler(journal, callback)
@@ -331,3 +330,12 @@ def _both(a, b):
     if a is None or b is None:
         return a or b
     return lambda result: (a(result), b(result))
+
+
+def _max_usd(value) -> float | None:
+    """estimate.check_max_usd, imported only when there is a limit to check (the estimate's
+    module is not needed by a run without one)."""
+    if value is None:
+        return None
+    from parallel_agents.engine.estimate import check_max_usd
+    return check_max_usd(value)

@@ -22,7 +22,6 @@ Contract facts relied on (OpenClaw 2026.9.6, node_modules/openclaw):
 """
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import json
@@ -101,6 +100,7 @@ class ModuleToolCaller:
         try:
             raw = fn(**(args or {}))
             if inspect.isawaitable(raw):
+                import asyncio   # only for a module with async tools (~20 ms to import)
                 raw = asyncio.run(_await(raw))
         except ToolError:
             raise
