@@ -239,3 +239,35 @@ def test_settings_that_passed_are_not_validated_again_and_a_change_is(user_confi
     with pytest.raises(ConfigError) as info:
         load_config()
     assert "max_concurrent" in str(info.value.problems[0])
+
+
+def test_the_shipped_settings_digest_is_current():
+    """config-valid.txt lets the first command after an install skip jsonschema for the shipped
+    settings: it must be the digest of the shipped config.yaml as it is, which must be valid."""
+    from parallel_agents.core import config
+    settings = config.shipped_settings()
+    assert config.schema_errors(settings) == []
+    assert config.SHIPPED_DIGEST.read_text(encoding="ascii").strip() == \
+        config.settings_digest(settings), \
+        "config.yaml or config.schema.json changed: python3 -m parallel_agents.definitions.shipped_index"
+
+
+def test_the_shipped_settings_need_no_jsonschema_in_a_fresh_user_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+    code = ("import sys; from parallel_agents.core.config import load_config; load_config(); "
+            "print('jsonschema' in sys.modules)")
+    env = {**os.environ, "PARALLEL_AGENTS_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+    assert not (tmp_path / "home").exists()   # and nothing had to be remembered
+
+
+def test_settings_that_differ_from_the_shipped_ones_are_still_validated(user_config, pa_home):
+    user_config("max_concurrent: 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_config()
+    assert err.value.problems[0].field == "max_concurrent"

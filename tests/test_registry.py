@@ -266,7 +266,10 @@ def test_unknown_agent_with_nothing_close_points_at_list():
 
 @pytest.fixture
 def check_calls(monkeypatch, warm_cache):
-    """Counts calls of check_definition made by the registry (starting with no cache)."""
+    """Counts calls of check_definition made by the registry (starting with no cache, and
+    without the shipped validation index: these tests are about the user folder's cache)."""
+    from parallel_agents.definitions import shipped_index
+    monkeypatch.setattr(shipped_index, "INDEX", warm_cache.parent / "no-shipped-index.json")
     warm_cache.unlink()
     calls = []
     real = registry_module.check_definition

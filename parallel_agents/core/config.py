@@ -17,6 +17,10 @@ from parallel_agents.core.errors import ConfigError, Problem, schema_fix
 from parallel_agents.core.paths import SHIPPED_CONFIG, cache_dir, display, user_config
 
 _SCHEMA = Path(__file__).with_name("config.schema.json")
+#: The digest (settings_digest) of the shipped config.yaml alone, validated when it was written:
+#: the first command after an install needs no jsonschema for settings nobody changed.
+#: Regenerated with the shipped definitions' index (definitions/shipped_index.py).
+SHIPPED_DIGEST = Path(__file__).with_name("config-valid.txt")
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -119,24 +123,46 @@ def _blame(sources, path) -> tuple[str | None, int | None]:
     return None, None
 
 
-def _schema_errors(data: dict) -> list:
-    """jsonschema's errors of the merged settings against config.schema.json, or [] at once when
-    these very settings passed under this very schema before (a hash in the user folder's cache:
-    every command reads the settings, and importing jsonschema alone costs tens of ms)."""
-    schema_text = _SCHEMA.read_text(encoding="utf-8")
+def settings_digest(data: dict, schema_text: str | None = None) -> str | None:
+    """sha256 of these settings under this config.schema.json (None when they are not JSON)."""
+    schema_text = _SCHEMA.read_text(encoding="utf-8") if schema_text is None else schema_text
     try:
         canonical = json.dumps(data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):   # not JSON (a date, NaN, ...): jsonschema says what
-        canonical = None
-    digest = canonical and hashlib.sha256((schema_text + "\0" + canonical).encode()).hexdigest()
+        return None
+    return hashlib.sha256((schema_text + "\0" + canonical).encode()).hexdigest()
+
+
+def schema_errors(data: dict) -> list:
+    """jsonschema's errors of the settings against config.schema.json (all of them)."""
+    jsonschema = require("jsonschema")
+    schema = json.loads(_SCHEMA.read_text(encoding="utf-8"))
+    return list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+
+
+def shipped_settings() -> dict:
+    """The shipped config.yaml's settings, as read."""
+    return _read(SHIPPED_CONFIG)[0]
+
+
+def _schema_errors(data: dict) -> list:
+    """jsonschema's errors of the merged settings against config.schema.json, or [] at once when
+    these very settings passed under this very schema before: the shipped settings as shipped
+    (SHIPPED_DIGEST), or a hash in the user folder's cache (every command reads the settings,
+    and importing jsonschema alone costs tens of ms)."""
+    digest = settings_digest(data)
+    try:
+        if digest and SHIPPED_DIGEST.read_text(encoding="ascii").strip() == digest:
+            return []
+    except (OSError, UnicodeDecodeError):
+        pass
     marker = cache_dir() / "config-valid"
     try:
         if digest and marker.read_text(encoding="ascii") == digest:
             return []
     except (OSError, UnicodeDecodeError):
         pass
-    jsonschema = require("jsonschema")
-    errors = list(jsonschema.Draft202012Validator(json.loads(schema_text)).iter_errors(data))
+    errors = schema_errors(data)
     if not errors and digest:
         try:   # best effort: a read-only folder only means validating again next time
             marker.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,9 @@
 
 Loading is fast: YAML through libyaml, and full JSON Schema validation only for files whose
 content has not been validated before (a small cache in the user folder keyed by content hash
-and schema version, which also keeps what a valid file parsed to, so it is not parsed again).
+and schema version, which also keeps what a valid file parsed to, so it is not parsed again;
+and for shipped files the index shipped with the code, shipped_index.py, so that the first use
+after an install or upgrade does not validate them either).
 `Registry.load(strict=False)` keeps going past invalid overlay files and reports them in
 `problems`; shipped files must always be valid. The shared registry (load_registry) is lazy: a
 command that uses one agent reads and validates that one definition (found by its file name,
@@ -12,8 +14,6 @@ eager load does.
 """
 from __future__ import annotations
 
-import difflib
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,7 +22,8 @@ from parallel_agents.definitions.model import (AgentDefinition, check_definition
                                                parse_definition_text, read_definition_text)
 from parallel_agents.core.deps import require
 from parallel_agents.core.errors import DefinitionError, EnvironmentProblem, Problem, UnknownAgentError
-from parallel_agents.core.paths import DEFINITION_SCHEMA, SHIPPED_AGENTS, cache_dir, display, overlay_agents
+from parallel_agents.core.paths import SHIPPED_AGENTS, cache_dir, display, overlay_agents
+from parallel_agents.definitions.shipped_index import content_key, schema_tag, shipped_keys
 
 
 class _ValidationCache:
@@ -32,10 +33,7 @@ class _ValidationCache:
 
     def __init__(self, path: Path):
         self.path = path
-        # what a cached "valid" stands for: this definition schema, checked by these checks
-        from parallel_agents.definitions.model import CHECKS_VERSION
-        self.schema_tag = hashlib.sha256(DEFINITION_SCHEMA.read_bytes()
-                                         + f"checks {CHECKS_VERSION}".encode()).hexdigest()[:16]
+        self.schema_tag = schema_tag()   # what a cached "valid" stands for: schema and checks
         self.known: set[str] = set()
         self.parsed: dict[str, str] = {}
         self.dirty = False
@@ -49,9 +47,6 @@ class _ValidationCache:
                                    if k in self.known and isinstance(v, str)}
         except (OSError, ValueError, AttributeError):
             pass
-
-    def key(self, path: Path, text: str) -> str:
-        return hashlib.sha256(f"{path.stem}\0{text}".encode()).hexdigest()[:32]
 
     def data(self, key: str) -> dict | None:
         """The parsed content of a valid definition with this key (a fresh copy), or None."""
@@ -120,12 +115,24 @@ class _Files:
         self.folders = [(shipped, "shipped")] + ([(overlay, "overlay")] if overlay else [])
         self.paths = {origin: _definition_files(folder) for folder, origin in self.folders}
         self._read: dict[Path, tuple] = {}     # path -> (data, text, problems) as read
+        self._shipped_valid: frozenset[str] | None = None   # read when first needed
+
+    def validated(self, key: str, origin: str) -> bool:
+        """Whether the file with this key is known to be valid: by the user folder's cache, or
+        (a shipped file only) by the index shipped with the code."""
+        if key in self.cache.known:
+            return True
+        if origin != "shipped":
+            return False
+        if self._shipped_valid is None:
+            self._shipped_valid = shipped_keys()
+        return key in self._shipped_valid
 
     def read(self, path: Path) -> tuple:
         """(data, text, problems, cache key) of one file; its YAML parsed unless cached."""
         if path not in self._read:
             text, problems = read_definition_text(path)
-            key = self.cache.key(path, text) if text else None
+            key = content_key(path, text) if text else None
             data = self.cache.data(key) if key in self.cache.known else None
             if data is None and not problems:
                 data, problems = parse_definition_text(text, path)
@@ -133,10 +140,10 @@ class _Files:
         return self._read[path]
 
     def load(self, path: Path, origin: str, problems: list[Problem]) -> AgentDefinition | None:
-        """The definition in one file, fully validated unless the cache knows its content
+        """The definition in one file, fully validated unless its content is known to be valid
         (None, with its problems added, when it is not valid)."""
         data, text, file_problems, key = self.read(path)
-        if not file_problems and key not in self.cache.known:
+        if not file_problems and not self.validated(key, origin):
             file_problems = check_definition(data, file=path, text=text, expected_name=path.stem)
         if not file_problems:
             self.cache.add(key, data)
@@ -320,6 +327,7 @@ class Registry:
         return self._by_name[self.resolve(name)]
 
     def suggest(self, name: str) -> list[str]:
+        import difflib   # only when a name is unknown: not on every command's path
         if self._files is not None:   # lazy: every file's name and alias, as read
             if self._alias_owners is None:
                 self._alias_owners = self._files.aliases()
