@@ -16,21 +16,25 @@ from parallel_agents.cli.report import orchestrator_with_progress, report, resul
 WAIT_POLL_S = 0.5
 
 
-def add_parsers(sub) -> None:
-    p = sub.add_parser("runs", help="list journaled runs, or show one (and wait for it)")
-    p.add_argument("run_id", nargs="?", help="show this run's results")
-    p.add_argument("--wait", action="store_true",
-                   help="with RUN_ID: wait until the run has finished (a detached --attach run)")
-    p.add_argument("--timeout", type=positive, metavar="SECONDS",
-                   help="with --wait: stop waiting after this long (the run goes on)")
-    p.add_argument("--forget", action="store_true",
-                   help="delete every result kept for `run --reuse` (journals stay)")
-    add_json(p)
+def add_parsers(sub, only: str | None = None) -> None:
+    """The parsers of runs and resume, in --help's order; `only`: just that
+    command's (main builds one parser when the command line names its command)."""
+    if only in (None, "runs"):
+        p = sub.add_parser("runs", help="list journaled runs, or show one (and wait for it)")
+        p.add_argument("run_id", nargs="?", help="show this run's results")
+        p.add_argument("--wait", action="store_true",
+                       help="with RUN_ID: wait until the run has finished (a detached --attach run)")
+        p.add_argument("--timeout", type=positive, metavar="SECONDS",
+                       help="with --wait: stop waiting after this long (the run goes on)")
+        p.add_argument("--forget", action="store_true",
+                       help="delete every result kept for `run --reuse` (journals stay)")
+        add_json(p)
 
-    p = sub.add_parser("resume", help="finish a run from its journal without re-spawning")
-    p.add_argument("run_id")
-    add_runtime_options(p, concurrency=False)
-    add_json(p)
+    if only in (None, "resume"):
+        p = sub.add_parser("resume", help="finish a run from its journal without re-spawning")
+        p.add_argument("run_id")
+        add_runtime_options(p, concurrency=False)
+        add_json(p)
 
 
 def cmd_runs(args, out) -> int:
@@ -40,7 +44,7 @@ def cmd_runs(args, out) -> int:
         return show_run(args, out)
     if args.wait or args.timeout:
         raise InputError("--wait needs a run id", field="--wait", fix="runs RUN_ID --wait")
-    from parallel_agents.engine.journal import list_runs
+    from parallel_agents.engine.runlist import list_runs
     runs = list_runs()
     if args.json:
         out(to_json({"runs": [r.to_dict() for r in runs]}))

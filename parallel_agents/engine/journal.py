@@ -29,8 +29,7 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from parallel_agents.core.errors import InputError
@@ -41,7 +40,7 @@ _RUN_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()   # (uuid costs an import)
 
 
 def _check_run_id(run_id: str) -> str:
@@ -51,10 +50,9 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
-#: The encoders of the lines (json.dumps with options builds a new one per call). The records
-#: the engine builds per attempt and task hold its own values and parsed replies (JSON: never
-#: circular), so their encoder skips the check for reference cycles (a third of its work); the
-#: records that carry a caller's tasks keep the check.
+#: The line encoders (json.dumps with options builds one per call). Per-attempt and per-task
+#: records hold the engine's values and parsed JSON (never circular): no cycle check, a third of
+#: the work; records with a caller's tasks keep it.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 _TREE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, check_circular=False)
 _CALLERS_DATA = frozenset(("run_started", "group_expanded"))
@@ -360,47 +358,3 @@ def damaged_error(path: Path, bad: BadLine) -> InputError:
                       field=bad.field,
                       fix=f"repair line {bad.line} of the journal, or delete it: what it recorded "
                           "then counts as never done, and may be done again")
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    started: float
-    tasks: int
-    finished_tasks: int
-    done: bool
-    statuses: dict = field(default_factory=dict)
-    damaged_lines: list = field(default_factory=list)   # line numbers of lines that are not records
-    unreadable: str | None = None                        # why the journal could not be read at all
-
-    def to_dict(self) -> dict:
-        out = self.__dict__.copy()
-        if not out["damaged_lines"]:
-            del out["damaged_lines"]
-        if out["unreadable"] is None:
-            del out["unreadable"]
-        return out
-
-
-def summarize(path: Path) -> RunSummary:
-    try:
-        records = read_records(path, strict=False)
-    except OSError as exc:
-        return RunSummary(path.stem, 0.0, 0, 0, False, unreadable=exc.strerror or str(exc))
-    start = next((r for r in records if r["type"] == "run_started"), {})
-    finished = {r["task_id"]: r["result"]["status"] for r in records if r["type"] == "task_finished"}
-    statuses: dict[str, int] = {}
-    for status in finished.values():
-        statuses[status] = statuses.get(status, 0) + 1
-    items = sum(len(r["items"]) for r in records if r["type"] == "group_expanded")  # for_each
-    return RunSummary(path.stem, start.get("t", 0.0), len(start.get("tasks", [])) + items, len(finished),
-                      any(r["type"] == "run_finished" for r in records), statuses,
-                      [b.line for b in records.damaged])
-
-
-def list_runs(folder: Path | None = None) -> list[RunSummary]:
-    folder = folder or runs_dir()
-    if not folder.is_dir():
-        return []
-    return sorted((summarize(p) for p in folder.glob("*.jsonl")), key=lambda s: s.started,
-                  reverse=True)
