@@ -17,7 +17,8 @@ DEMO_REQUEST = {"name": "crypto_analyst",
                 "purpose": "Summarise the week's crypto market trends for a newsletter"}
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub, only: str | None = None) -> None:
+    """The parser of `demo` (`only` names it or is None: this module has no other command)."""
     p = sub.add_parser("demo", help="a multi-agent run on the simulated runtime (no OpenClaw)")
     p.add_argument("--max-concurrent", type=positive, default=5, metavar="N")
     add_json(p)

@@ -12,43 +12,50 @@ from parallel_agents.cli.render import table, to_json
 from parallel_agents.cli.taskargs import add_task_options, located_task_errors, tasks_from_args
 
 
-def add_parsers(sub) -> None:
-    p = sub.add_parser("plan", help="host-agent mode: print the sessions_spawn calls to make")
-    add_task_options(p)
-    add_estimate_options(p)   # --estimate (no plan is made), --max-cost (no plan past it)
-    p.add_argument("--collect", action="store_true",
-                   help="add Swarm collector fields (collect, outputSchema, groupId) to JSON tasks")
-    p.add_argument("--prompts", choices=("file", "inline"), default=None,
-                   help="file (default): each spawn's task points the child at a prompt file, so "
-                        "the host writes ~200 bytes per spawn; inline: the whole prompt is the task "
-                        "(when children cannot read host files; chosen for you when OpenClaw says so)")
-    p.add_argument("--reuse", action="store_true",
-                   help="finish a task from an earlier run's or plan's completed result instead of "
-                        "listing its spawn, when its agent definition, prompt, output format and "
-                        "tier are the same (reused: true); later checks of the plan reuse too")
-    add_json(p)
+def add_parsers(sub, only: str | None = None) -> None:
+    """The parsers of plan, check and doctor, in --help's order; `only`: just that
+    command's (main builds one parser when the command line names its command)."""
+    if only in (None, "plan"):
+        p = sub.add_parser("plan", help="host-agent mode: print the sessions_spawn calls to make")
+        add_task_options(p)
+        add_estimate_options(p)   # --estimate (no plan is made), --max-cost (no plan past it)
+        p.add_argument("--collect", action="store_true",
+                       help="add Swarm collector fields (collect, outputSchema, groupId) to JSON tasks")
+        p.add_argument("--prompts", choices=("file", "inline"), default=None,
+                       help="file (default): each spawn's task points the child at a prompt file, "
+                            "so the host writes ~200 bytes per spawn; inline: the whole prompt is the "
+                            "task (when children cannot read host files; chosen for you when OpenClaw "
+                            "says so)")
+        p.add_argument("--reuse", action="store_true",
+                       help="finish a task from an earlier run's or plan's completed result instead of "
+                            "listing its spawn, when its agent definition, prompt, output format and "
+                            "tier are the same (reused: true); later checks of the plan reuse too")
+        add_json(p)
 
-    p = sub.add_parser("check", help="host-agent mode: validate children's replies, get next spawns")
-    p.add_argument("--plan", required=True, metavar="PLAN_ID")
-    p.add_argument("--task", metavar="TASK_ID",
-                   help="the task a raw reply or sessions_history JSON belongs to")
-    p.add_argument("--refused", action="append", default=[], metavar="LABEL",
-                   help="the spawn with this label was refused (repeatable); --error gives why")
-    p.add_argument("--error", metavar="TEXT", help="the refusal's error text (with --refused)")
-    p.add_argument("replies", nargs="*", type=Path, metavar="FILE",
-                   help="files with what OpenClaw delivered (the settled-children message, "
-                        "completion events) or, with --task, a reply or sessions_history JSON; "
-                        "default: stdin when it is not a terminal, else the gateway itself")
-    add_json(p)
+    if only in (None, "check"):
+        p = sub.add_parser("check", help="host-agent mode: validate children's replies, get next spawns")
+        p.add_argument("--plan", required=True, metavar="PLAN_ID")
+        p.add_argument("--task", metavar="TASK_ID",
+                       help="the task a raw reply or sessions_history JSON belongs to")
+        p.add_argument("--refused", action="append", default=[], metavar="LABEL",
+                       help="the spawn with this label was refused (repeatable); --error gives why")
+        p.add_argument("--error", metavar="TEXT", help="the refusal's error text (with --refused)")
+        p.add_argument("replies", nargs="*", type=Path, metavar="FILE",
+                       help="files with what OpenClaw delivered (the settled-children message, "
+                            "completion events) or, with --task, a reply or sessions_history JSON; "
+                            "default: stdin when it is not a terminal, else the gateway itself")
+        add_json(p)
 
-    p = sub.add_parser("doctor", help="check Python, dependencies, agents, config and the gateway")
-    p.add_argument("--probe", action="store_true",
-                   help="also spawn one tiny run per model tier on the gateway")
-    p.add_argument("--gateway", metavar="URL",
-                   help="check this gateway (default: OPENCLAW_GATEWAY_URL, then gateway.url in config.yaml)")
-    p.add_argument("--allow-insecure-http", action="store_true",
-                   help="allow plain http:// to a gateway that is not on loopback")
-    add_json(p)
+    if only in (None, "doctor"):
+        p = sub.add_parser("doctor", help="check Python, dependencies, agents, config and the gateway")
+        p.add_argument("--probe", action="store_true",
+                       help="also spawn one tiny run per model tier on the gateway")
+        p.add_argument("--gateway", metavar="URL",
+                       help="check this gateway (default: OPENCLAW_GATEWAY_URL, then gateway.url "
+                            "in config.yaml)")
+        p.add_argument("--allow-insecure-http", action="store_true",
+                       help="allow plain http:// to a gateway that is not on loopback")
+        add_json(p)
 
 
 def _deps():

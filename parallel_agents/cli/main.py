@@ -2,10 +2,16 @@
 module's `add_parsers`, dispatches to its `COMMANDS`, and turns the library's typed errors into
 one line each (file:line: field: message (fix: ...)) and an exit code: 0 ok, 1 invalid input
 found / tasks failed, 2 bad usage, 3 missing dependency or runtime. The agent-definition
-commands (list, show, validate) live here."""
+commands (list, show, validate) live here.
+
+When the first argument names a command, only that command's module is imported and only its
+parser is built (every process pays for the parser it builds: ~20 parsers cost tens of ms on a
+slow machine); anything else (`--help`, `--version`, no or an unknown command) builds them all,
+so top-level help and usage errors read as always."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -30,37 +36,61 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of `command` (one of COMMAND_NAMES) when given: its
+    subparser is the same, and the top-level parser never prints its own usage (_Parser.error)."""
     parser = _Parser(prog="ai_orchestrator.py",
                      description="Fan work out to specialised OpenClaw sub-agents.")
     parser.add_argument("--version", action="version", version=f"parallel-agents {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("list", help="list agent types")
-    p.add_argument("--category", help="only this category")
-    add_json(p)
+    if command in (None, "list"):
+        p = sub.add_parser("list", help="list agent types")
+        p.add_argument("--category", help="only this category")
+        add_json(p)
 
-    p = sub.add_parser("show", help="show an agent definition and the prompt it builds")
-    p.add_argument("name", help="agent type or alias")
-    p.add_argument("--task", default=None, help="task description for the sample prompt")
-    p.add_argument("--input", default=None, metavar="FILE",
-                   help="YAML/JSON file with input data for the sample prompt")
-    add_json(p)
+    if command in (None, "show"):
+        p = sub.add_parser("show", help="show an agent definition and the prompt it builds")
+        p.add_argument("name", help="agent type or alias")
+        p.add_argument("--task", default=None, help="task description for the sample prompt")
+        p.add_argument("--input", default=None, metavar="FILE",
+                       help="YAML/JSON file with input data for the sample prompt")
+        add_json(p)
 
-    p = sub.add_parser("validate", help="check agent definitions and config")
-    p.add_argument("paths", nargs="*", type=Path,
-                   help="definition files or folders (default: shipped + overlay + config)")
-    add_json(p)
+    if command in (None, "validate"):
+        p = sub.add_parser("validate", help="check agent definitions and config")
+        p.add_argument("paths", nargs="*", type=Path,
+                       help="definition files or folders (default: shipped + overlay + config)")
+        add_json(p)
 
-    for module in _command_modules():   # in the order --help lists them
-        module.add_parsers(sub)
+    if command is None:
+        for module in _command_modules():   # in the order --help lists them
+            module.add_parsers(sub)
+    elif command in COMMAND_MODULES:
+        _command_module(command).add_parsers(sub, only=command)
     return parser
 
 
 def _command_modules():
     from parallel_agents.cli import demo, host, package, run, runs, setup, workflows
     return run, demo, runs, host, workflows, package, setup
+
+
+# The module (cli/<name>.py) of each command not defined here: its `add_parsers` builds the
+# command's parser and its COMMANDS runs it. Written out so that one command imports one module
+# (tests/test_cli_lazy_parser.py keeps it equal to the modules' COMMANDS).
+COMMAND_MODULES = {"run": "run", "demo": "demo", "runs": "runs", "resume": "runs",
+                   "plan": "host", "check": "host", "doctor": "host", "refine": "workflows",
+                   "create-agents": "workflows", "install-agent": "workflows",
+                   "package": "package", "install": "package", "upgrade": "package",
+                   "setup": "setup"}
+COMMAND_NAMES = frozenset({"list", "show", "validate", *COMMAND_MODULES})
+
+
+def _command_module(command: str):
+    """The module of a command in COMMAND_MODULES (one of those _command_modules imports)."""
+    return importlib.import_module(f"parallel_agents.cli.{COMMAND_MODULES[command]}")
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -121,11 +151,10 @@ def cmd_validate(args, out) -> int:
     return 0 if report.ok else 1
 
 
-def _commands():
-    commands = {"list": cmd_list, "show": cmd_show, "validate": cmd_validate}
-    for module in _command_modules():
-        commands.update(module.COMMANDS)
-    return commands
+def _command(name: str):
+    """The function that runs the command `name` (importing its module only)."""
+    own = {"list": cmd_list, "show": cmd_show, "validate": cmd_validate}
+    return own[name] if name in own else _command_module(name).COMMANDS[name]
 
 
 # Commands that run without jsonschema and pyyaml: `setup` installs them, `doctor` reports them.
@@ -149,7 +178,8 @@ def main(argv: list[str] | None = None, *, runtime=None, out=None) -> int:
         from parallel_agents.cli.attach import child_main
         return child_main(argv[1:], main)
     _Parser.json_errors = "--json" in argv
-    args = build_parser().parse_args(argv)
+    command = argv[0] if argv and argv[0] in COMMAND_NAMES else None
+    args = build_parser(command).parse_args(argv)
     out = out or (lambda text="": print(text, flush=True))
     err = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     args.runtime_object = runtime
@@ -161,7 +191,7 @@ def main(argv: list[str] | None = None, *, runtime=None, out=None) -> int:
                 and not getattr(args, "estimate", False):   # an estimate needs no runtime
             from parallel_agents.cli.attach import launch
             return launch(args, argv, out, err)
-        return _commands()[args.command](args, out)
+        return _command(args.command)(args, out)
     except ParallelAgentsError as exc:
         _render_error(exc, getattr(args, "json", False), err, out)
         return exc.exit_code

@@ -9,29 +9,34 @@ from parallel_agents.cli.options import add_json, output_folder
 from parallel_agents.cli.render import to_json
 
 
-def add_parsers(sub) -> None:
-    p = sub.add_parser("package", help="build dist/parallel-agents-VERSION.zip with MANIFEST.json")
-    p.add_argument("--out", type=Path, metavar="DIR", help="folder for the zip (default: dist/)")
-    add_json(p)
+def add_parsers(sub, only: str | None = None) -> None:
+    """The parsers of package, install and upgrade, in --help's order; `only`: just that
+    command's (main builds one parser when the command line names its command)."""
+    if only in (None, "package"):
+        p = sub.add_parser("package", help="build dist/parallel-agents-VERSION.zip with MANIFEST.json")
+        p.add_argument("--out", type=Path, metavar="DIR", help="folder for the zip (default: dist/)")
+        add_json(p)
 
-    p = sub.add_parser("install", help="install the skill into OpenClaw, create your user folder")
-    p.add_argument("--target", type=Path, metavar="DIR",
-                   help="skill folder (default: $OPENCLAW_STATE_DIR/skills/parallel-agents)")
-    p.add_argument("--from", dest="from_zip", type=Path, metavar="ZIP",
-                   help="a release zip (default: this checkout)")
-    add_json(p)
+    if only in (None, "install"):
+        p = sub.add_parser("install", help="install the skill into OpenClaw, create your user folder")
+        p.add_argument("--target", type=Path, metavar="DIR",
+                       help="skill folder (default: $OPENCLAW_STATE_DIR/skills/parallel-agents)")
+        p.add_argument("--from", dest="from_zip", type=Path, metavar="ZIP",
+                       help="a release zip (default: this checkout)")
+        add_json(p)
 
-    p = sub.add_parser("upgrade", help="replace the installed skill with a release zip, keeping "
-                                       "your edits; or --rollback")
-    p.add_argument("zip", nargs="?", type=Path, metavar="ZIP", help="the release zip")
-    p.add_argument("--target", type=Path, metavar="DIR",
-                   help="skill folder (default: $OPENCLAW_STATE_DIR/skills/parallel-agents)")
-    p.add_argument("--force", action="store_true",
-                   help="allow a downgrade, the same version again, or a folder "
-                        "without MANIFEST.json")
-    p.add_argument("--rollback", action="store_true",
-                   help="go back to the version kept by the last upgrade (no ZIP)")
-    add_json(p)
+    if only in (None, "upgrade"):
+        p = sub.add_parser("upgrade", help="replace the installed skill with a release zip, keeping "
+                                           "your edits; or --rollback")
+        p.add_argument("zip", nargs="?", type=Path, metavar="ZIP", help="the release zip")
+        p.add_argument("--target", type=Path, metavar="DIR",
+                       help="skill folder (default: $OPENCLAW_STATE_DIR/skills/parallel-agents)")
+        p.add_argument("--force", action="store_true",
+                       help="allow a downgrade, the same version again, or a folder "
+                            "without MANIFEST.json")
+        p.add_argument("--rollback", action="store_true",
+                       help="go back to the version kept by the last upgrade (no ZIP)")
+        add_json(p)
 
 
 def cmd_package(args, out) -> int:

@@ -18,7 +18,8 @@ from parallel_agents.cli.taskargs import add_task_options, located_task_errors, 
 TEAMS = ("content", "dev", "review")
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub, only: str | None = None) -> None:
+    """The parser of `run` (`only` names it or is None: this module has no other command)."""
     p = sub.add_parser("run", help="run agents (one task, a task file, a team or a goal)")
     what = add_task_options(p)
     _add_workflow_options(p, what)  # --team, --goal and their options

@@ -9,7 +9,8 @@ from parallel_agents.cli.options import add_json
 from parallel_agents.cli.render import to_json
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub, only: str | None = None) -> None:
+    """The parser of `setup` (`only` names it or is None: this module has no other command)."""
     p = sub.add_parser("setup", help="install jsonschema and pyyaml for this python3 into your "
                                      "user folder (when a command says they are missing)")
     p.add_argument("--force", action="store_true",

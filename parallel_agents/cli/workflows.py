@@ -14,31 +14,38 @@ from parallel_agents.cli.render import table, to_json
 from parallel_agents.cli.report import orchestrator_with_progress, refinement_table, results_table
 
 
-def add_parsers(sub) -> None:
-    p = sub.add_parser("refine", help="review and refine agents until they score --target")
-    p.add_argument("agents", nargs="+", metavar="NAME_OR_FILE",
-                   help="installed agent names or definition YAML files")
-    add_refine_options(p)
-    add_estimate_options(p)   # --estimate, --max-cost
-    p.add_argument("--out", type=Path, metavar="DIR", help="write each best version to DIR/NAME.yaml")
-    p.add_argument("--install", action="store_true",
-                   help="install the best versions that reach --target into your agents folder "
-                        "(replacing the agent refined)")
-    add_runtime_options(p)
-    add_json(p)
+def add_parsers(sub, only: str | None = None) -> None:
+    """The parsers of refine, create-agents and install-agent, in --help's order; `only`: just that
+    command's (main builds one parser when the command line names its command)."""
+    if only in (None, "refine"):
+        p = sub.add_parser("refine", help="review and refine agents until they score --target")
+        p.add_argument("agents", nargs="+", metavar="NAME_OR_FILE",
+                       help="installed agent names or definition YAML files")
+        add_refine_options(p)
+        add_estimate_options(p)   # --estimate, --max-cost
+        p.add_argument("--out", type=Path, metavar="DIR",
+                       help="write each best version to DIR/NAME.yaml")
+        p.add_argument("--install", action="store_true",
+                       help="install the best versions that reach --target into your agents folder "
+                            "(replacing the agent refined)")
+        add_runtime_options(p)
+        add_json(p)
 
-    p = sub.add_parser("create-agents", help="agents design new agents (creator + reviewer each)")
-    p.add_argument("file", type=Path, metavar="FILE",
-                   help="YAML list of {name, purpose, domain?, capabilities?}")
-    p.add_argument("--out", type=Path, metavar="DIR", help="write each valid design to DIR/NAME.yaml")
-    p.add_argument("--install", action="store_true", help="install every valid design")
-    add_runtime_options(p)
-    add_json(p)
+    if only in (None, "create-agents"):
+        p = sub.add_parser("create-agents", help="agents design new agents (creator + reviewer each)")
+        p.add_argument("file", type=Path, metavar="FILE",
+                       help="YAML list of {name, purpose, domain?, capabilities?}")
+        p.add_argument("--out", type=Path, metavar="DIR",
+                       help="write each valid design to DIR/NAME.yaml")
+        p.add_argument("--install", action="store_true", help="install every valid design")
+        add_runtime_options(p)
+        add_json(p)
 
-    p = sub.add_parser("install-agent", help="install a definition into your agents folder")
-    p.add_argument("file", type=Path, metavar="FILE", help="agent definition YAML")
-    p.add_argument("--force", action="store_true", help="replace an agent of the same name")
-    add_json(p)
+    if only in (None, "install-agent"):
+        p = sub.add_parser("install-agent", help="install a definition into your agents folder")
+        p.add_argument("file", type=Path, metavar="FILE", help="agent definition YAML")
+        p.add_argument("--force", action="store_true", help="replace an agent of the same name")
+        add_json(p)
 
 
 def _write_yaml(folder: Path, definition: dict) -> Path:

@@ -52,16 +52,19 @@ when a check releases it - journaled as `reused` and a completed result with `re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from parallel_agents.core.errors import InputError
 from parallel_agents.definitions.model import schema_registry
 from parallel_agents.engine import mapping, policy
-from parallel_agents.engine.reuse import ReuseStore, first_attempt_key, still_valid
 from parallel_agents.host import spawns
 from parallel_agents.host.planstate import PlanState, PlanTask
 from parallel_agents.openclaw.spawn import attempt_label, classify_refusal, privilege_fix
 from parallel_agents.engine.tasks import task_prompt
-from parallel_agents.replies import extract, validate
+
+if TYPE_CHECKING:   # imported where used: `plan` (without --reuse) needs neither
+    from parallel_agents.engine.reuse import ReuseStore
+    from parallel_agents.replies import extract
 
 MAX_TRANSIENT_REFUSALS = 3   # a spawn refused for a passing reason this often in a row fails
 
@@ -177,6 +180,7 @@ class HostPlan(PlanState):
     def _reuse_store(self) -> ReuseStore | None:
         """The store completed results are kept in and, with --reuse, taken from (None: neither)."""
         if not self._store_opened:
+            from parallel_agents.engine.reuse import ReuseStore
             self._store_opened = True
             settings = self.config.reuse
             if self.reuse or settings["store"]:
@@ -186,6 +190,7 @@ class HostPlan(PlanState):
     def _reuse_key(self, s: PlanTask) -> str:
         """The key of the task's first attempt (the scheduler's): definition, prompt as built
         with no re-ask, format, starting tier. Raises InputError as building the prompt does."""
+        from parallel_agents.engine.reuse import first_attempt_key
         prompt = self._prompt(s)
         first = s.attempts[0]["tier"] if s.attempts else None
         return first_attempt_key(s.definition, prompt, s.fmt, self.ladder, first, s.tier_index)
@@ -196,6 +201,7 @@ class HostPlan(PlanState):
         if (not self.reuse or s.attempts or s.open is not None or s.task.for_each is not None
                 or s.task.task_id in self._missed):
             return False
+        from parallel_agents.engine.reuse import still_valid
         store = self._reuse_store()
         try:
             entry = store.get(self._reuse_key(s))
@@ -272,6 +278,7 @@ class HostPlan(PlanState):
             return "ignored: no spawn of this task is waiting for a reply"
         if label and label.strip() != s.open["label"]:
             return f"ignored: reply to {label}, but {s.open['label']} is the open attempt"
+        from parallel_agents.replies import validate
         reply = self._answer_in_file(s, reply)
         checked = validate.check_reply(reply, output_format=s.fmt,
                                       schema=s.definition.output_schema if s.fmt == "json" else None,

@@ -10,7 +10,7 @@ two checks at once record each reply once: the second waits, then sees the first
 """
 from __future__ import annotations
 
-import secrets
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -50,7 +50,7 @@ def new_plan_journal(runs_folder) -> Journal:
     """A journal under a new, short plan id (6 hex digits: the id is in every check command the
     host writes), claimed with an exclusive create so two plans never share one."""
     for _ in range(1000):
-        journal = Journal(secrets.token_hex(3), runs_folder)
+        journal = Journal(os.urandom(3).hex(), runs_folder)
         journal.folder.mkdir(parents=True, exist_ok=True)
         try:
             journal.path.open("x").close()

@@ -10,8 +10,10 @@ sandbox) the prompt goes inline and the child answers in its reply.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from parallel_agents.replies import extract
+if TYPE_CHECKING:   # imported where used: `plan` reads no replies
+    from parallel_agents.replies import extract
 
 _POINTER = "Follow {path}."      # every byte here is the host's output (bench/host_cost.py)
 _LONG_POINTER = " It is long: read it to the end."
@@ -53,6 +55,7 @@ def write_prompt(folder: Path, index: int, number: int, prompt: str) -> str:
 
 def answer_in_file(path: Path, reply: extract.Reply) -> extract.Reply:
     """The answer the child wrote to `path`, when it finished well and wrote one; else `reply`."""
+    from parallel_agents.replies import extract
     if reply.status not in (None, "ok"):
         return reply
     try:

@@ -45,12 +45,15 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from parallel_agents.core.errors import EnvironmentProblem, ParallelAgentsError, Problem
 from parallel_agents.openclaw.localconfig import (MAIN_AGENT, ConfigVars, agent_setting, load_config,
                                                   secret_from, setting, substitute, whole_setting)
-from parallel_agents.openclaw.models import ModelCatalog, catalog_rows
-from parallel_agents.openclaw.roster import AgentRoster, agent_roster
+
+if TYPE_CHECKING:   # imported where used: discover() (what `plan` asks) needs neither
+    from parallel_agents.openclaw.models import ModelCatalog
+    from parallel_agents.openclaw.roster import AgentRoster
 
 DEFAULT_PORT = 18789
 TOKEN_ENV, PASSWORD_ENV, PORT_ENV = "OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD", "OPENCLAW_GATEWAY_PORT"
@@ -132,6 +135,7 @@ class LocalOpenClaw:
 
     def agent_roster(self) -> AgentRoster:
         """The configured agents and who sub-agents may run as (agentId), from the config."""
+        from parallel_agents.openclaw.roster import agent_roster
         return agent_roster(self.config)
 
     def secret(self) -> str | None:
@@ -172,6 +176,7 @@ class LocalOpenClaw:
         if not self.openclaw_cli:
             return self._no_models("the `openclaw` CLI is not on PATH", "run this from an OpenClaw exec, or "
                                    "put the openclaw CLI on PATH")
+        from parallel_agents.openclaw.models import ModelCatalog, catalog_rows
         rows, source, reason = catalog_rows(self.openclaw_cli, self._environ.reveal(), self._fingerprint(),
                                             timeout_s=timeout_s, cache=cache)
         if rows is None:
