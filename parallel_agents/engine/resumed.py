@@ -20,7 +20,8 @@ class ResumeSteps:
     push_ready, skip_for_dependency and GroupSteps."""
 
     def restore(self, restored: dict) -> None:
-        """Apply `restored` ({task_id: what the journal says of it}); nothing when it is empty."""
+        """Apply `restored` ({task_id: what the journal says of it}, empty for a new run) and queue
+        the tasks that are ready."""
         for gid in list(self.groups):   # items as their group's expansion was journaled
             expanded = (restored.get(gid) or {}).get("expanded")
             if expanded is not None:
@@ -34,12 +35,13 @@ class ResumeSteps:
             prior = restored.get(tid) or {}
             if st.done or tid in self.groups:   # groups: below
                 continue
-            self._restore_attempts(st, [Attempt(**a) for a in prior.get("attempts", [])])
-            if prior.get("tier_index") is not None:
-                st.tier_index = prior["tier_index"]
-            # where the task stood on its tier: a re-ask made (and its hint), transient failures
-            st.reasked, st.reask_hint = prior.get("reasked", False), prior.get("reask_hint")
-            st.transient_failures = prior.get("transient_failures", 0)
+            if prior:   # a task the journal knows (a new run's tasks start as they are)
+                self._restore_attempts(st, [Attempt(**a) for a in prior.get("attempts", [])])
+                if prior.get("tier_index") is not None:
+                    st.tier_index = prior["tier_index"]
+                # where the task stood on its tier: a re-ask made (and its hint), transient failures
+                st.reasked, st.reask_hint = prior.get("reasked", False), prior.get("reask_hint")
+                st.transient_failures = prior.get("transient_failures", 0)
             st.waiting_on = {d for d in st.task.depends_on if not self.states[d].done}
             if any(self.states[d].done and not self.states[d].result.ok for d in st.task.depends_on):
                 continue  # skipped below, once every restored result is in place

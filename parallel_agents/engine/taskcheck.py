@@ -113,9 +113,14 @@ def _check_text_size(task: AgentTask, max_input_bytes: int) -> None:
                              "input each on its own")
 
 
+_SIZER = json.JSONEncoder(default=str)   # json.dumps with an option builds an encoder per call
+
+
 def _input_size(task: AgentTask) -> int | None:
+    if task.input_data == {}:
+        return 2   # "{}"
     try:
-        return len(json.dumps(task.input_data, default=str).encode())
+        return len(_SIZER.encode(task.input_data).encode())
     except (ValueError, RecursionError):  # a loop or absurd depth: build_prompt names it
         return None
 

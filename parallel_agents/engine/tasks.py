@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ def _content_id(agent_type: str, description: str, input_data) -> str:
     try:
         canonical = json.dumps([agent_type, description, input_data], sort_keys=True, default=repr)
     except (TypeError, ValueError, RecursionError):  # mixed key types, a loop, absurd depth:
-        canonical = uuid.uuid4().hex  # the pre-flight check refuses the data with a clear error
+        canonical = os.urandom(16).hex()  # the pre-flight check refuses the data with a clear error
     base = f"{agent_type}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
     with _id_lock:
         n = _id_counts.get(base, 0) + 1

@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import replace
 
 from parallel_agents.openclaw.collectors import known_collectors, wait_collectors
 from parallel_agents.openclaw.plainruns import PlainRuns
@@ -87,8 +86,8 @@ class OpenClawRuntime:
     def effective_request(self, req: SpawnRequest) -> SpawnRequest:
         """The request as this runtime will send it (collection mode and group id applied)."""
         if self.collection_mode == "collector":
-            return replace(req, collect=True, group_id=req.group_id or self.group_id)
-        return replace(req, collect=False, group_id=None)
+            return req.routed(collect=True, group_id=req.group_id or self.group_id)
+        return req.routed(collect=False, group_id=None)
 
     def spawn(self, req: SpawnRequest) -> Receipt:
         """Start one run. Raises SpawnRefused (kind backpressure | transient | permanent).
@@ -112,7 +111,7 @@ class OpenClawRuntime:
             if self.collection != "auto":
                 raise
             if "tool-capable" in msg:
-                return self._spawn(replace(req, collect=False, group_id=None))
+                return self._spawn(req.routed(collect=False, group_id=None))
             if "swarm" in msg or "collect" in msg:
                 log.debug("collector spawn refused (%s); using history collection from now on",
                           refused.message)

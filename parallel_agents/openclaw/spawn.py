@@ -25,6 +25,7 @@ Contract facts relied on (OpenClaw 2026.9.6, node_modules/openclaw; "code" = dis
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -51,6 +52,15 @@ class SpawnRequest:
     group_id: str | None = None
     agent_id: str | None = None   # sessions_spawn agentId: the OpenClaw agent the child runs as
     sandbox: str | None = None    # sessions_spawn sandbox: "require" | "inherit"
+
+    def routed(self, *, collect: bool, group_id: str | None) -> "SpawnRequest":
+        """This request as a runtime sends it: a collector (in a swarm group) or a plain run. A
+        copy of its fields (dataclasses.replace runs __init__ again: a spawn's worth of time)."""
+        if collect == self.collect and group_id == self.group_id:
+            return self
+        copy = object.__new__(SpawnRequest)
+        copy.__dict__.update(self.__dict__, collect=collect, group_id=group_id)
+        return copy
 
     def to_args(self) -> dict:
         args: dict[str, Any] = {"task": self.task, "label": self.label}
@@ -157,6 +167,7 @@ def attempt_label(task_id: str, number: int, run_id: str | None = None) -> str:
     return task_id[:LIST_LABEL_MAX - len(suffix)].rstrip() + suffix
 
 
+@functools.lru_cache(maxsize=64)   # every label of a run carries it
 def run_tag(run_id: str) -> str:
     """6 hex digits that stand for a run in its spawn labels (and host mode's prompt folder)."""
     return _digest(run_id, 6)
