@@ -61,6 +61,12 @@ class AgentDefinition:
         values["aliases"] = tuple(values.get("aliases", ()))
         return cls(**values, source=source, origin=origin)
 
+    @property
+    def schema_checked(self) -> bool:
+        """Whether its output_schema is known to pass check_schema: a definition the registry
+        loaded from a file was validated (or known valid) then; one made in code was not."""
+        return self.origin != "inline"
+
     def to_dict(self) -> dict:
         """The definition as it is written in YAML (only the fields that are set)."""
         out = {}

@@ -121,7 +121,7 @@ class AttemptSteps:
                                   truncated=outcome.truncated, source="runtime")
             checked = validate.check_reply(
                 reply, output_format=st.fmt, schema=st.definition.output_schema if st.fmt == "json" else None,
-                registry=schema_registry, schema_checked=st.definition.origin != "inline")
+                registry=schema_registry, schema_checked=st.definition.schema_checked)
             rejection = None if not checked.ok else self.gate(st, checked.value)
             if checked.ok and rejection is None:
                 self.close_attempt(st, "ok", usage=outcome.usage, model=outcome.model)

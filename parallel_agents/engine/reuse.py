@@ -109,7 +109,7 @@ def still_valid(value, definition, output_format: str) -> bool:
         from parallel_agents.definitions.model import schema_registry
         from parallel_agents.replies.validate import validate_output
         return not validate_output(value, schema, registry=schema_registry,
-                                   schema_checked=definition.origin != "inline")
+                                   schema_checked=definition.schema_checked)
     return isinstance(value, str) and bool(value.strip())
 
 

@@ -282,7 +282,8 @@ class HostPlan(PlanState):
         reply = self._answer_in_file(s, reply)
         checked = validate.check_reply(reply, output_format=s.fmt,
                                       schema=s.definition.output_schema if s.fmt == "json" else None,
-                                      registry=schema_registry())
+                                      registry=schema_registry,
+                                      schema_checked=s.definition.schema_checked)
         if checked.ok:
             outcome = "valid"
         elif reply.status == "timeout":
