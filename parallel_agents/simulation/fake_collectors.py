@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import math
+import operator
+import pickle
 import time
 
 from parallel_agents.openclaw.toolcaller import ToolError
-from parallel_agents.simulation.fake_runs import TERMINAL, Run
+from parallel_agents.simulation.fake_runs import Run
 
 __all__ = ["CollectorTool"]
 
+_ENDED_AT = operator.attrgetter("ended_at")
 _COLLECTOR_STATUS = {"done": "done", "failed": "failed", "timeout": "timeout", "killed": "killed"}
 
 
@@ -35,7 +38,13 @@ class CollectorTool:
         if not isinstance(ids, list) or len(ids) > 1000:
             raise ToolError("agents_wait supports at most 1000 ids." if isinstance(ids, list)
                             else "ids required", tool=tool)
-        ids = list(dict.fromkeys(i.strip() for i in ids if isinstance(i, str) and i.strip()))
+        try:
+            stripped = list(map(str.strip, ids))
+        except TypeError:   # not all strings: those are dropped
+            stripped = [i.strip() for i in ids if isinstance(i, str)]
+        unique = dict.fromkeys(stripped)   # in order
+        unique.pop("", None)
+        ids = list(unique)
         if not ids:
             raise ToolError("agents_wait requires at least one non-empty run id.", tool=tool)
         timeout = a.get("timeoutSeconds")
@@ -45,17 +54,10 @@ class CollectorTool:
         while True:
             now = time.monotonic()
             self.advance(now)
-            errors, completed, pending = [], [], []
-            for run_id in ids:
-                run = self.by_run_id.get(run_id)
-                if run is None or not run.collect:
-                    errors.append({"runId": run_id, "error": "not_found"})
-                elif run.status in TERMINAL:
-                    completed.append(run)
-                else:
-                    pending.append(run_id)
+            completed, pending, unknown = self.split_collectors(ids)
+            errors = [{"runId": run_id, "error": "not_found"} for run_id in unknown]
             if completed or not pending or now >= deadline:
-                completed.sort(key=lambda r: r.ended_at)
+                completed.sort(key=_ENDED_AT)
                 result = {"completed": [self._collector_item(r) for r in completed], "pending": pending}
                 if errors:
                     result["errors"] = errors
@@ -106,11 +108,46 @@ def _validator(schema: dict):
     return validator
 
 
+_PAYLOADS: dict[str, bytes | None] = {}   # reply text -> its JSON value pickled (None: not JSON)
+_UNSEEN = object()
+
+
+def _payload(text) -> object:
+    """The JSON value of a reply text, a fresh copy on every call (the caller may keep and change
+    it). A fan-out's collectors often reply the same text: it is parsed once and later copies come
+    from its pickle, which costs less than parsing the text again. Raises ValueError when the
+    text is not JSON."""
+    if type(text) is not str:   # (a responder's odd reply: parsed as json.loads takes it)
+        try:
+            return json.loads(text)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from exc
+    blob = _PAYLOADS.get(text, _UNSEEN)
+    if blob is _UNSEEN:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            blob = None
+        else:
+            try:
+                blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            except RecursionError:   # nested deeper than pickle goes: parse it every time
+                return value
+        if len(_PAYLOADS) >= 256:
+            _PAYLOADS.clear()
+        _PAYLOADS[text] = blob
+        if blob is not None:
+            return value
+    if blob is None:
+        raise ValueError("not JSON")
+    return pickle.loads(blob)
+
+
 def _structured(text: str, schema: dict) -> tuple[object | None, str | None]:
     """Stand-in for the child's structured_output tool call: the reply text is the payload."""
     try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
+        value = _payload(text)
+    except ValueError:
         return None, "structured_output was not called"
     if schema is None:      # not checked here (FakeOpenClaw(validate_structured=False))
         return value, None

@@ -8,6 +8,7 @@ check the same contract there). Use it as a ToolCaller (`call`, `has`) or behind
 
 One module per part of the contract, each with the OpenClaw facts it mirrors:
     fake_runs.py        the runs, lanes, limits and clock (FakeOpenClaw's base, `runs()`)
+    fake_ids.py         the UUIDv4 ids of runs, tasks and child sessions
     fake_spawn.py       sessions_spawn (refusals, agentId / sandbox targets) and agents_list
     fake_subagents.py   subagents list / wait / cancel
     fake_history.py     sessions_history
@@ -100,12 +101,16 @@ class FakeOpenClaw(SpawnTool, SubagentsTool, HistoryTool, CollectorTool, RunBoar
         return tool in self.tools
 
     def call(self, tool: str, args: dict) -> dict:
-        handler = {"sessions_spawn": self.answer_sessions_spawn, "subagents": self.answer_subagents,
-                   "sessions_history": self.answer_sessions_history,
-                   "agents_wait": self.answer_agents_wait, AGENTS_LIST: self.answer_agents_list}.get(tool)
-        with self.cond:
+        handler = _HANDLERS.get(tool)
+        with self.lock:   # cond's lock
             self.calls[tool] += 1
             if handler is None or tool not in self.tools:
                 raise ToolError(f"Tool not available: {tool}", tool=tool,
                                 fix=f"allow {tool} in the tool policy (gateway.tools.allow over HTTP)")
-            return handler(dict(args or {}))
+            return getattr(self, handler)(dict(args or {}))
+
+
+# tool -> the method that answers it (looked up on the instance, so an override still answers)
+_HANDLERS = {"sessions_spawn": "answer_sessions_spawn", "subagents": "answer_subagents",
+             "sessions_history": "answer_sessions_history", "agents_wait": "answer_agents_wait",
+             AGENTS_LIST: "answer_agents_list"}

@@ -40,9 +40,19 @@ class Run:
                  "reply", "created_at", "start_at", "ended_at", "status", "msg_ids", "agent_id",
                  "sandbox")
 
-    def __init__(self, **kw):
-        for key in self.__slots__:
-            setattr(self, key, kw.get(key))
+    def __init__(self, *, seq=None, run_id=None, task_id=None, session_key=None, task=None, label=None,
+                 task_name=None, model=None, timeout_s=None, collect=None, group_id=None,
+                 output_schema=None, expects_completion=None, reply=None, created_at=None,
+                 start_at=None, ended_at=None, status=None, msg_ids=None, agent_id=None, sandbox=None,
+                 **_unknown):
+        # one assignment per slot, spelled out: a setattr loop over the slots cost a spawn more
+        # than the rest of its bookkeeping (unknown keys are ignored, as they always were)
+        self.seq, self.run_id, self.task_id, self.session_key = seq, run_id, task_id, session_key
+        self.task, self.label, self.task_name, self.model = task, label, task_name, model
+        self.timeout_s, self.collect, self.group_id = timeout_s, collect, group_id
+        self.output_schema, self.expects_completion, self.reply = output_schema, expects_completion, reply
+        self.created_at, self.start_at, self.ended_at, self.status = created_at, start_at, ended_at, status
+        self.msg_ids, self.agent_id, self.sandbox = msg_ids, agent_id, sandbox
 
     def planned_end(self) -> float:
         if self.start_at is None or self.status != "running":
@@ -63,7 +73,7 @@ class RunBoard:
     """The runs of one requester session, their lanes and the clock (FakeOpenClaw's base).
 
     The tools read `by_run_id` (every run, in spawn order), `by_task` and `by_session`; only
-    the board's own methods change them. `cond` is the lock every tool call holds.
+    the board's own methods change them. `cond` (its lock, `lock`) is what every tool call holds.
     """
 
     def __init__(self, *, lane_max_concurrent: int, swarm_max_concurrent: int,
@@ -76,21 +86,30 @@ class RunBoard:
         self.collector_runs_start = collector_runs_start
         self.peak_running = 0
         self.peak_active_children = 0
-        self.cond = threading.Condition(threading.Lock())
+        # `lock` is `cond`'s own lock: tool calls take it directly (Condition.__enter__ is a
+        # Python-level call on every tool call), and cond.wait releases it all the same
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
         self.by_run_id: dict[str, Run] = {}
         self.by_task: dict[str, Run] = {}
         self.by_session: dict[str, Run] = {}
         # The runs not yet terminal (queued or running) and the queued ones, in spawn order, and
-        # the number of collectors ever spawned per swarm group: they keep every call O(live
-        # runs) instead of O(all runs), so a 1000-task fan-out does not slow the fake down as it
-        # goes. Runs enter at register and leave through start_queued (queued) and end_run (live)
-        # only.
+        # counts kept as runs change state: collectors ever spawned, live and running per swarm
+        # group, and live plain children. They keep every call O(1) in the runs (start_queued:
+        # O(queued)) instead of a scan over them, so a 1000-task fan-out does not slow the fake
+        # down as it goes. Runs enter at register and leave through start_queued (queued) and
+        # end_run (live) only; those three keep the counts.
         self._live: dict[str, Run] = {}
+        self._live_collectors: dict[str, Run] = {}
         self._queued: dict[str, Run] = {}
         self._parked: dict[str, Run] = {}  # collectors that never start (collector_runs_start=False)
         self._group_total: Counter = Counter()
+        self._group_live: Counter = Counter()
+        self._group_running: Counter = Counter()
+        self._live_children = 0
         self._ends: list = []  # heap of (planned end, seq, run) for runs started; lazily pruned
-        self._attempts: Counter = Counter()
+        self._attempts: dict[str, int] = {}
+        self._sleepers = 0  # tool calls waiting in sleep_until: only they need a notify
         self._seq = itertools.count(1)
         self._msg_seq = itertools.count(1)
         self._mono0 = time.monotonic()
@@ -119,15 +138,33 @@ class RunBoard:
     # -- admission ----------------------------------------------------------------------------
     def next_attempt(self, key: str) -> int:
         """Count one more spawn under `key` (a label or a directive's key): its 1-based attempt."""
-        self._attempts[key] += 1
-        return self._attempts[key]
+        attempt = self._attempts.get(key, 0) + 1
+        self._attempts[key] = attempt
+        return attempt
 
     def group_counts(self, group_id: str | None) -> tuple[int, int]:
         """(collectors ever spawned, collectors live) in a swarm group; (0, 0) without one."""
         if not group_id:
             return 0, 0
-        live = sum(1 for r in self.live_runs() if r.collect and r.group_id == group_id)
-        return self._group_total[group_id], live
+        return self._group_total[group_id], self._group_live[group_id]
+
+    def split_collectors(self, run_ids: list[str]) -> tuple[list[Run], list[str], list[str]]:
+        """(the ended collectors, the ids of the live ones, the ids that name no collector) among
+        `run_ids`, each in their order. agents_wait asks this for all its ids (~50) on every
+        pass: the live ones are told apart by one dict test each, the few others looked up."""
+        live = self._live_collectors
+        pending = [i for i in run_ids if i in live]
+        if len(pending) == len(run_ids):
+            return [], pending, []
+        ended, unknown = [], []
+        for run_id in run_ids:
+            if run_id not in live:
+                run = self.by_run_id.get(run_id)
+                if run is None or not run.collect:
+                    unknown.append(run_id)
+                else:
+                    ended.append(run)
+        return ended, pending, unknown
 
     def register(self, run: Run, now: float) -> None:
         """Take an accepted run: number it, queue it (or park a collector that never starts) and
@@ -141,12 +178,16 @@ class RunBoard:
         else:
             self._queued[run.run_id] = run
         if run.collect:
+            self._live_collectors[run.run_id] = run
             self._group_total[run.group_id] += 1
+            self._group_live[run.group_id] += 1
+        else:
+            self._live_children += 1
         self.by_task[run.task_id] = run
         self.by_session[run.session_key] = run
         self.start_queued(now)
-        self.peak_active_children = max(self.peak_active_children, self.active_children())
-        self.cond.notify_all()
+        self.peak_active_children = max(self.peak_active_children, self._live_children)
+        self.wake_sleepers()
 
     # -- simulation -------------------------------------------------------------------------
     def live_runs(self) -> list[Run]:
@@ -154,31 +195,43 @@ class RunBoard:
         return list(self._live.values())
 
     def end_run(self, run: Run, status: str, t: float) -> None:
+        """End a live run (done, failed, timeout, killed) at `t` and take it out of the counts."""
+        was_running = run.status == "running"
         run.status, run.ended_at = status, t
-        self._live.pop(run.run_id, None)
+        if self._live.pop(run.run_id, None) is None:
+            return   # ended before: the counts have it already
         self._queued.pop(run.run_id, None)
         self._parked.pop(run.run_id, None)
+        if run.collect:
+            del self._live_collectors[run.run_id]
+            _decrement(self._group_live, run.group_id)
+            if was_running:
+                _decrement(self._group_running, run.group_id)
+        else:
+            self._live_children -= 1
 
     def start_queued(self, t: float) -> None:
+        """Start queued runs, FIFO, while the lane has slots; a collector whose swarm group runs
+        its limit waits (later runs may pass it). The running count only grows here, so
+        peak_running is brought up to date here and nowhere else."""
         queued = self._queued  # in spawn order: FIFO
+        if not queued:
+            return
         lane_busy = len(self._live) - len(queued) - len(self._parked)
-        if queued and lane_busy < self.lane_max_concurrent:
-            live = self.live_runs()
-            # with no more live runs than the swarm limit, no group can reach it: skip the count
-            swarm_bound = len(live) > self.swarm_max_concurrent
-            group_busy = Counter(r.group_id for r in live if r.status == "running" and r.collect) \
-                if swarm_bound else None
-            for run in list(queued.values()):
-                if lane_busy >= self.lane_max_concurrent:
-                    break
-                if swarm_bound and run.collect and group_busy[run.group_id] >= self.swarm_max_concurrent:
-                    continue
-                del queued[run.run_id]
-                run.status, run.start_at = "running", t
-                heapq.heappush(self._ends, (run.planned_end(), run.seq, run))  # fixed from now on
-                lane_busy += 1
-                if swarm_bound and run.collect:
-                    group_busy[run.group_id] += 1
+        if lane_busy >= self.lane_max_concurrent:
+            return
+        group_busy = self._group_running
+        for run in list(queued.values()):
+            if lane_busy >= self.lane_max_concurrent:
+                break
+            if run.collect and group_busy[run.group_id] >= self.swarm_max_concurrent:
+                continue
+            del queued[run.run_id]
+            run.status, run.start_at = "running", t
+            heapq.heappush(self._ends, (run.planned_end(), run.seq, run))  # fixed from now on
+            lane_busy += 1
+            if run.collect:
+                group_busy[run.group_id] += 1
         self.peak_running = max(self.peak_running, lane_busy)
 
     def _next_end(self) -> float:
@@ -192,14 +245,15 @@ class RunBoard:
         """Start and end runs up to `now`, in the order their events happen."""
         ends = self._ends
         while True:
-            self.start_queued(self._t)
+            if self._queued:
+                self.start_queued(self._t)
             next_end = self._next_end()
             if next_end > now:
                 break
             while ends and ends[0][0] <= next_end:
-                _, _, run = heapq.heappop(ends)
-                if run.status == "running":
-                    self.end_run(run, run.end_status(), run.planned_end())
+                end, _, run = heapq.heappop(ends)
+                if run.status == "running":   # `end` is its planned_end(), fixed at its start
+                    self.end_run(run, run.end_status(), end)
             self._t = next_end
         self._t = max(self._t, now)
 
@@ -208,14 +262,25 @@ class RunBoard:
         wake = min(self._next_end(), deadline)
         delay = wake - time.monotonic()
         if delay > 0:
-            self.cond.wait(delay)
+            self._sleepers += 1
+            try:
+                self.cond.wait(delay)
+            finally:
+                self._sleepers -= 1
+
+    def wake_sleepers(self) -> None:
+        """Wake the calls waiting in sleep_until (the board changed: a run came or went). Called
+        under `cond`; skipped when none waits (the usual case: every spawn would pay for it)."""
+        if self._sleepers:
+            self.cond.notify_all()
 
     def wall_ms(self, t: float | None) -> int | None:
         """A monotonic time as epoch milliseconds, as OpenClaw stamps them."""
         return None if t is None else int((self._wall0 + (t - self._mono0)) * 1000)
 
     def active_children(self) -> int:
-        return sum(1 for r in self.live_runs() if not r.collect)
+        """Live (queued or running) runs that are not collectors."""
+        return self._live_children
 
     def usage(self, run: Run) -> dict | None:
         """A run's token usage ({inputTokens, outputTokens}): the reply's own, else ~4 chars a
@@ -227,3 +292,11 @@ class RunBoard:
                     "outputTokens": int(run.reply.usage.get("output_tokens", 0))}
         out = len(run.reply.text) // 4 if run.status == "done" else 0
         return {"inputTokens": len(run.task) // 4, "outputTokens": out}
+
+
+def _decrement(counts: Counter, key) -> None:
+    """One less under `key`, dropping it at zero so counts of finished groups do not pile up."""
+    if counts[key] <= 1:
+        counts.pop(key, None)
+    else:
+        counts[key] -= 1

@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 from parallel_agents.openclaw.spawn_targets import (AGENT_ID_RE, SANDBOX_REQUIRED_ERROR, allowed_targets,
                                                     normalize_agent_id, target_error)
 from parallel_agents.openclaw.toolcaller import ToolError
 from parallel_agents.simulation.directives import SpawnView, attempt_key, child_reads, deliver_as_asked
+from parallel_agents.simulation.fake_ids import uuid4_strings
 from parallel_agents.simulation.fake_runs import Run
 
 __all__ = ["SpawnTool", "REQUIRE_AGENT_ID_ERROR", "COMPLETION_NOTES"]
@@ -57,6 +57,9 @@ TASK_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 RESERVED_TASK_NAMES = {"all", "last"}
 UNSUPPORTED_SPAWN_KEYS = ("target", "transport", "channel", "to", "threadId", "thread_id",
                           "replyTo", "reply_to")
+TIMEOUT_KEYS = ("timeoutSeconds", "timeout_seconds")
+_REFUSED_KEYS = frozenset(UNSUPPORTED_SPAWN_KEYS + TIMEOUT_KEYS)
+SWARM_PARAMS = ("collect", "outputSchema", "fastMode", "groupId")
 COMPLETION_NOTES = {
     "collector": "Collector run: no completion notification is sent. The requester must explicitly "
                  "collect this run's result with the available collector wait capability, using "
@@ -78,10 +81,11 @@ class SpawnTool:
 
     def answer_sessions_spawn(self, a: dict) -> dict:
         tool = "sessions_spawn"
-        swarm_param = next((k for k in ("collect", "outputSchema", "fastMode", "groupId") if k in a), None)
-        if swarm_param and not self.swarm_enabled:
-            raise ToolError(f'sessions_spawn parameter "{swarm_param}" requires tools.swarm.enabled=true.',
-                            tool=tool)
+        if not self.swarm_enabled:
+            swarm_param = next((k for k in SWARM_PARAMS if k in a), None)
+            if swarm_param:
+                raise ToolError(f'sessions_spawn parameter "{swarm_param}" requires tools.swarm.enabled=true.',
+                                tool=tool)
         collect = a.get("collect") is True
         if a.get("outputSchema") is not None and not collect:
             raise ToolError('sessions_spawn "outputSchema" requires collect=true.', tool=tool)
@@ -90,17 +94,18 @@ class SpawnTool:
         if collect and (a.get("thread") is True or a.get("visible") is True or a.get("mode") == "session"):
             raise ToolError("sessions_spawn collect=true does not support thread, visible, or session mode.",
                             tool=tool)
-        for key in UNSUPPORTED_SPAWN_KEYS:
-            if key in a:
-                raise ToolError(f'sessions_spawn does not support "{key}"; remove channel-delivery '
-                                f'parameters.', tool=tool)
-        for key in ("timeoutSeconds", "timeout_seconds"):
-            if key in a:
-                raise ToolError(f'sessions_spawn does not support "{key}". Use "runTimeoutSeconds" '
-                                f'for a per-run timeout.', tool=tool,
-                                fix="pass runTimeoutSeconds instead of timeoutSeconds")
+        if not _REFUSED_KEYS.isdisjoint(a):   # one set test for the usual spawn, then which key
+            for key in UNSUPPORTED_SPAWN_KEYS:
+                if key in a:
+                    raise ToolError(f'sessions_spawn does not support "{key}"; remove channel-delivery '
+                                    f'parameters.', tool=tool)
+            for key in TIMEOUT_KEYS:
+                if key in a:
+                    raise ToolError(f'sessions_spawn does not support "{key}". Use "runTimeoutSeconds" '
+                                    f'for a per-run timeout.', tool=tool,
+                                    fix="pass runTimeoutSeconds instead of timeoutSeconds")
         task = a.get("task")
-        if not isinstance(task, str) or not task.strip():
+        if not isinstance(task, str) or not task or task.isspace():   # (no copy of the text)
             raise ToolError("task required", tool=tool)
         rts = a.get("runTimeoutSeconds", a.get("run_timeout_seconds"))
         if rts is not None and (isinstance(rts, bool) or not isinstance(rts, (int, float))
@@ -173,8 +178,8 @@ class SpawnTool:
 
         expects = False if collect else a.get("expectsCompletionMessage") is not False
         mode = "collector" if collect else ("announce" if expects else "quiet")
-        run = Run(run_id=str(uuid.uuid4()), task_id=str(uuid.uuid4()),
-                  session_key=f"agent:{target}:subagent:{uuid.uuid4()}", task=task,
+        run_id, task_id, session_uuid = uuid4_strings(3)
+        run = Run(run_id=run_id, task_id=task_id, session_key=f"agent:{target}:subagent:{session_uuid}", task=task,
                   label=label, task_name=task_name, model=model,
                   timeout_s=int(rts or 0) * self.run_timeout_unit_s,
                   collect=collect, group_id=group_id, output_schema=output_schema,
@@ -206,8 +211,8 @@ class SpawnTool:
 
     def _target_refusal(self, requested: str, target: str) -> dict | None:
         """The refusal of a spawn that may not run as `target` (None: it may)."""
-        if self.require_agent_id and not requested:
-            return {"status": "forbidden", "error": REQUIRE_AGENT_ID_ERROR}
+        if not requested:   # runs as the requester itself: refused only under requireAgentId
+            return {"status": "forbidden", "error": REQUIRE_AGENT_ID_ERROR} if self.require_agent_id else None
         error = target_error(self.agent_id, self.allow_agents, self.configured_agents(), requested)
         return {"status": "forbidden", "error": error} if error else None
 

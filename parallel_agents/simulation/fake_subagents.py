@@ -171,7 +171,7 @@ class SubagentsTool:
                     "reason": "Task is already terminal."}
         self.end_run(run, "killed", now)
         self.start_queued(now)
-        self.cond.notify_all()
+        self.wake_sleepers()
         return {"status": "cancelled", "taskId": task_id, "found": True, "cancelled": True}
 
 

@@ -14,7 +14,7 @@ import json
 from parallel_agents.definitions.model import schema_registry
 from parallel_agents.openclaw.runtime import OpenClawRuntime
 from parallel_agents.definitions.samples import sample, seed_of
-from parallel_agents.simulation.directives import Reply, SpawnView, directive_responder, parse_directive
+from parallel_agents.simulation.directives import Reply, SpawnView, directive_responder, directive_source
 from parallel_agents.simulation.fake_openclaw import FakeOpenClaw
 from parallel_agents.simulation.players import META_PLAYERS
 from parallel_agents.simulation.prompt_reading import input_block
@@ -43,10 +43,7 @@ class AgentPlayer:
         return found
 
     def __call__(self, view: SpawnView) -> Reply:
-        try:
-            if parse_directive(view.task) is not None:
-                return directive_responder(view)
-        except ValueError:
+        if directive_source(view.task) is not None:  # scripted (a bad directive is its error)
             return directive_responder(view)
         seed = seed_of(view.label or view.task)
         lo, hi = self.latency
