@@ -43,3 +43,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def count_full_validations(monkeypatch) -> list:
+    """The names the registry fully validates (check_definition) from now on, in order."""
+    from parallel_agents.definitions import registry
+    calls = []
+    real = registry.check_definition
+
+    def counting(data, **kwargs):
+        calls.append(kwargs.get("expected_name"))
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(registry, "check_definition", counting)
+    return calls

@@ -9,9 +9,9 @@ import pytest
 
 from parallel_agents import api
 from parallel_agents.core import paths
-from parallel_agents.definitions import registry as registry_module
 from parallel_agents.core.errors import DefinitionError, EnvironmentProblem, UnknownAgentError
 from parallel_agents.definitions.registry import Registry
+from support import count_full_validations
 
 # a warm validation cache keeps each load fast; the cache tests below remove it first
 pytestmark = pytest.mark.usefixtures("warm_cache")
@@ -271,15 +271,7 @@ def check_calls(monkeypatch, warm_cache):
     from parallel_agents.definitions import shipped_index
     monkeypatch.setattr(shipped_index, "INDEX", warm_cache.parent / "no-shipped-index.json")
     warm_cache.unlink()
-    calls = []
-    real = registry_module.check_definition
-
-    def counting(data, **kwargs):
-        calls.append(kwargs.get("expected_name"))
-        return real(data, **kwargs)
-
-    monkeypatch.setattr(registry_module, "check_definition", counting)
-    return calls
+    return count_full_validations(monkeypatch)
 
 
 def test_second_load_skips_validation(check_calls, pa_home):

@@ -18,10 +18,9 @@ import pytest
 
 from parallel_agents.core.errors import DefinitionError
 from parallel_agents.core.paths import SHIPPED_AGENTS
-from parallel_agents.definitions import registry as registry_module
 from parallel_agents.definitions import shipped_index
 from parallel_agents.definitions.registry import Registry
-from support import REPO
+from support import REPO, count_full_validations
 
 SHIPPED_NAMES = sorted(p.stem for p in SHIPPED_AGENTS.rglob("*.yaml"))
 REVIEWER = Path("qa") / "code_reviewer.yaml"
@@ -139,15 +138,7 @@ def test_new_checks_make_the_index_stale_and_untrusted(own_index, monkeypatch):
 @pytest.fixture
 def check_calls(monkeypatch):
     """The names the registry fully validates (check_definition), starting with no user cache."""
-    calls = []
-    real = registry_module.check_definition
-
-    def counting(data, **kwargs):
-        calls.append(kwargs.get("expected_name"))
-        return real(data, **kwargs)
-
-    monkeypatch.setattr(registry_module, "check_definition", counting)
-    return calls
+    return count_full_validations(monkeypatch)
 
 
 def test_a_fresh_user_folder_validates_no_unchanged_shipped_file(check_calls, pa_home):
