@@ -252,7 +252,7 @@ class ReuseStore:
             name = f"{time.time():.6f}-{_safe(run_id)}-{os.getpid()}-{self._rolled}.jsonl"
             self._segment = self.folder / name
             fd = os.open(self._segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._fh = os.fdopen(fd, "ab")
+            self._fh = os.fdopen(fd, "ab", buffering=1 << 16)   # a write per ~60 entries
         return self._fh
 
     def close(self) -> None:
