@@ -13,12 +13,13 @@ orchestrator is `RealAIParallelOrchestrator(max_concurrent=C)` with no runtime g
 the injected module itself (runtimes.select_runtime).
 
 Run in a fresh process with a fresh PARALLEL_AGENTS_HOME (bench/run.py makes one): the first
-use is measured, the registry's validation of the definition the run uses included. (The reply
+use is measured: the settings and the definition the run uses read (and, unchanged since they
+shipped, taken as valid from the records shipped with them). (The reply
 the children give is built from the agent's YAML before the clock starts, without the registry.)
 
 Measured:
 - wall: from constructing the orchestrator to run_parallel's return (first use included: the
-  config and the definition read and validated); ideal ceil(N/C) x latency;
+  config and the definition read); ideal ceil(N/C) x latency;
 - engine CPU per task: the process's CPU time in that window minus the host's, over N. The
   host's is all the worker thread's (time.thread_time in it: serving calls, waking up for them)
   and, in the caller's thread, the time spent inside the module's functions (handing a call
