@@ -193,8 +193,9 @@ _KEYWORDS = {
     "pattern": _pattern, "uniqueItems": _unique,
 }
 
-# id(validator) -> (validator, check or None): the validator (validate.py's, one per schema as
-# it stood when compiled) is kept alive with its entry, so an id is never reused while cached
+# id(schema) -> (schema, a deep copy of it as compiled, check or None): kept alive with its entry,
+# so an id is never reused while cached; the copy is compared on every hit, so a schema changed
+# in place is compiled again
 _COMPILED: dict[int, tuple] = {}
 _COMPILED_MAX = 256
 
@@ -202,45 +203,25 @@ _COMPILED_MAX = 256
 def surely_valid(validator, value) -> bool:
     """True only when `value` is valid against the schema of this jsonschema validator (whose
     schema passed check_schema); False when it is not, or when this module cannot tell."""
-    entry = _COMPILED.get(id(validator))
-    if entry is None or entry[0] is not validator:
-        try:
-            check = _compile(validator.schema)
-        except (_Unsupported, RecursionError):
-            check = None
-        if len(_COMPILED) >= _COMPILED_MAX:
-            _COMPILED.clear()
-        entry = _COMPILED[id(validator)] = (validator, check)
-    if entry[1] is None:
-        return False
-    try:
-        return entry[1](value) is True
-    except (RecursionError, TypeError):   # e.g. a comparison jsonschema would make differently
-        return False
-
-
-# id(schema) -> (schema, a deep copy of it as compiled, check or None): kept alive with its entry,
-# so an id is never reused while cached; the copy is compared on every hit, so a schema changed
-# in place is compiled again
-_BY_SCHEMA: dict[int, tuple] = {}
+    return surely_valid_schema(validator.schema, value)
 
 
 def surely_valid_schema(schema, value) -> bool:
     """surely_valid for a schema known to pass check_schema (an agent's output_schema, checked
     when the registry loaded its file), without a jsonschema validator: a run whose replies are
     all valid never imports jsonschema."""
-    entry = _BY_SCHEMA.get(id(schema))
+    entry = _COMPILED.get(id(schema))
     if entry is None or entry[0] is not schema or entry[1] != schema:
         try:
             check = _compile(schema)
         except (_Unsupported, RecursionError):
             check = None
-        if len(_BY_SCHEMA) >= _COMPILED_MAX:
-            _BY_SCHEMA.clear()
-        entry = _BY_SCHEMA[id(schema)] = (schema, copy.deepcopy(schema), check)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        entry = _COMPILED[id(schema)] = (schema, copy.deepcopy(schema), check)
     if entry[2] is None:
         return False
     try:
         return entry[2](value) is True
-    except (RecursionError, TypeError):
+    except (RecursionError, TypeError):   # e.g. a comparison jsonschema would make differently
         return False

@@ -97,14 +97,17 @@ def validate_output(value, schema: dict, *, registry=None, schema_checked: bool 
     `$ref`s resolve inside the schema and through `registry` (a referencing.Registry, or a
     function returning one, called only when jsonschema is needed); nothing is fetched from the
     network. `schema_checked`: the schema is known to pass check_schema (an agent's output_schema
-    loaded by the registry), so a value fastcheck.py finds valid needs no jsonschema at all. At most MAX_PROBLEMS lines, then "(+N more)". `format` is not
-    asserted (its result would depend on optional packages). A broken schema or an unresolvable
-    `$ref` raises DefinitionError: re-asking the child cannot fix it.
+    loaded by the registry), so a value fastcheck.py finds valid needs no jsonschema at all.
+    At most MAX_PROBLEMS lines, then "(+N more)". `format` is not asserted (its result would
+    depend on optional packages). A broken schema or an unresolvable `$ref` raises
+    DefinitionError: re-asking the child cannot fix it.
     """
     if schema_checked and surely_valid_schema(schema, value):
         return []
     validator = _validator_for(schema, registry() if callable(registry) else registry)
-    if surely_valid(validator, value):   # fastcheck.py: the common subset, without jsonschema
+    # fastcheck.py (the common subset, without jsonschema) once check_schema passed; a checked
+    # schema's value was asked about above
+    if not schema_checked and surely_valid(validator, value):
         return []
     from referencing.exceptions import Unresolvable
     try:
