@@ -123,9 +123,9 @@ def _blame(sources, path) -> tuple[str | None, int | None]:
     return None, None
 
 
-def settings_digest(data: dict, schema_text: str | None = None) -> str | None:
+def settings_digest(data: dict) -> str | None:
     """sha256 of these settings under this config.schema.json (None when they are not JSON)."""
-    schema_text = _SCHEMA.read_text(encoding="utf-8") if schema_text is None else schema_text
+    schema_text = _SCHEMA.read_text(encoding="utf-8")
     try:
         canonical = json.dumps(data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):   # not JSON (a date, NaN, ...): jsonschema says what
